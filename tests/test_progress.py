@@ -343,12 +343,10 @@ def test_no_warning_line_is_printed_to_stderr_past_the_one_writer():
     assert found == [], found
 
 
-def test_only_the_command_line_and_the_one_writer_touch_sys_stderr():
-    """Every line the package says on stderr goes through `progress.print_line` (one line, escaped, above a bar,
-    nothing where stderr is closed or None), and whether it is a terminal is asked through `progress.on_terminal`:
-    a `print(..., file=sys.stderr)`, a traceback printed there or a `sys.stderr.isatty()` beside them raised for a
-    library caller whose stderr was closed (ValueError) or None (AttributeError), or wrote to stdout. Only the
-    command line, which guards its own stderr (`cli._Unfailing`), uses it itself."""
+def _outside_the_command_line(found) -> list[str]:
+    """`path:line` of each node of the package's code that `found` (a test of an `ast` node), but in the command
+    line's files (which guard their own streams: `cli._Unfailing`, `cli._Watched`) and progress itself (the one
+    writer)."""
     import ast
     from pathlib import Path
 
@@ -356,12 +354,55 @@ def test_only_the_command_line_and_the_one_writer_touch_sys_stderr():
 
     root = Path(cyclegan.__file__).parent
     command_line = {"progress.py", "cli.py", "commands.py", "__main__.py"}
-    found = []
-    for path in sorted(root.rglob("*.py")):
-        if path.relative_to(root).as_posix() in command_line:
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            said = ast.unparse(node) if isinstance(node, (ast.Attribute, ast.Call)) else ""
-            if said == "sys.stderr" or said.startswith("traceback.print_"):
-                found.append(f"{path.relative_to(root)}:{node.lineno}")
-    assert found == [], found
+    return [
+        f"{path.relative_to(root)}:{node.lineno}"
+        for path in sorted(root.rglob("*.py"))
+        if path.relative_to(root).as_posix() not in command_line
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if found(node)
+    ]
+
+
+def test_only_the_command_line_and_the_one_writer_touch_sys_stderr():
+    """Every line the package says on stderr goes through `progress.print_line` (one line, escaped, above a bar,
+    nothing where stderr is closed or None), and whether it is a terminal is asked through `progress.on_terminal`:
+    a `print(..., file=sys.stderr)`, a traceback printed there or a `sys.stderr.isatty()` beside them raised for a
+    library caller whose stderr was closed (ValueError) or None (AttributeError), or wrote to stdout. Only the
+    command line, which guards its own stderr (`cli._Unfailing`), uses it itself."""
+    import ast
+
+    def found(node) -> bool:
+        said = ast.unparse(node) if isinstance(node, (ast.Attribute, ast.Call)) else ""
+        return said == "sys.stderr" or said.startswith("traceback.print_")
+
+    assert _outside_the_command_line(found) == []
+
+
+def test_only_the_command_line_and_the_one_writer_touch_sys_stdout():
+    """Every line a library function says on stdout goes through `progress.print_out` (one line, escaped, above a
+    bar, nothing where stdout is closed or None): a bare `print(...)` or `tqdm.write(...)` (both write to stdout
+    without `file=`) raised ValueError out of `train` for a library caller whose stdout was closed, after the run's
+    checkpoint was saved. Only the command line, which watches its own stdout (`cli._Watched`), prints there itself;
+    a `print(..., file=f)` into a file of the package's is no stdout."""
+    import ast
+
+    def found(node) -> bool:
+        if isinstance(node, ast.Attribute):
+            return ast.unparse(node) == "sys.stdout"
+        named = ast.unparse(node.func) if isinstance(node, ast.Call) else ""
+        return named in ("print", "tqdm.write") and not any(k.arg == "file" for k in node.keywords)
+
+    assert _outside_the_command_line(found) == []
+
+
+def test_the_package_says_nothing_through_python_warnings():
+    """Python writes a `warnings.warn` to sys.stderr itself and catches only OSError there: on a library caller's
+    closed stderr the warning raised ValueError out of the work. The package's warnings are `warning:` lines through
+    `progress.print_warning`, which leaves them unsaid there (the README tells a caller what to do about another
+    library's). The web page's pop-ups (`gr.Warning`) fall back to `warnings.warn` only outside a page's job."""
+    import ast
+
+    def found(node) -> bool:
+        return isinstance(node, ast.Call) and ast.unparse(node.func) in ("warnings.warn", "warnings.showwarning")
+
+    assert _outside_the_command_line(found) == []

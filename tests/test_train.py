@@ -1540,3 +1540,26 @@ def test_an_out_that_is_no_folder_is_refused_as_such(tiny_cfg, tmp_path, kind):
     with pytest.raises(CycleGANError, match="^" + re.escape(f"option 'out': {why}") + "$"):
         train(tiny_cfg(steps=1, out=str(out)), progress=False)
     assert (tmp_path / "notes").read_text() == "kept"
+
+
+def test_train_from_python_completes_with_stdout_closed_or_missing(tiny_cfg, tmp_path, monkeypatch, capsys):
+    """A library caller's closed stdout (a service, a notebook kernel that closed it) made `train`'s own lines raise
+    ValueError: "computing in ..." before the first step, "done: ...; checkpoint ..." after the save, the run's
+    result lost to the caller. pythonw's None: nothing to say them on. Now they go unsaid there (through
+    `progress.print_out`), and the run ends as it would with them: its checkpoint written and returned."""
+    import io
+
+    closed = io.StringIO()
+    closed.close()
+    for name, stream in (("closed", closed), ("none", None)):
+        with monkeypatch.context() as m:
+            m.setattr(sys, "stdout", stream)
+            out = tmp_path / name
+            result = train(tiny_cfg(steps=2, eval_every=2, out=str(out)), progress=True)
+            assert result.step == 2 and result.checkpoint == out / "checkpoint.pt" and result.checkpoint.is_file()
+            assert load_checkpoint(out)["step"] == 2
+            cfg, ckpt = prepare_config({}, resume=True, out=str(out))  # "already trained": said on stdout too
+            assert train(cfg, ckpt=ckpt, progress=False).step == 2
+    train(tiny_cfg(steps=2, eval_every=2, out=str(tmp_path / "open")), progress=False)
+    said = capsys.readouterr().out  # an open stdout still says them
+    assert "computing in " in said and "scoring " in said and f"done: 2 steps; checkpoint {tmp_path}" in said

@@ -41,7 +41,7 @@ from .files import (
 )
 from .inference import translate_tensor
 from .loading import load_generator
-from .progress import print_line
+from .progress import print_line, print_out
 from .report import render_demo_html, save_grid
 from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR, TENSORBOARD_DIR
 from .train import prepare_config, train
@@ -436,7 +436,7 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
         reported = (run / "report.json").exists()
         record = None if opts.overwrite or reported else _stopped_demo(run, opts)
         if record is not None and record.get("checkpoint") == _stamp(run / CHECKPOINT_NAME):
-            print(f"{escape(run)}: the demo's training ended before its report; reporting on it")
+            print_out(f"{escape(run)}: the demo's training ended before its report; reporting on it")
             return _report_or_say_how_to(run, opts, s, record)
         if record is None and not opts.overwrite:
             stopped = "" if reported else " that stopped before its report"
@@ -447,7 +447,7 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
         if opts.overwrite:
             remove_demo_run(run)
             # through a link: the run it leads to
-            print(f"replacing the previous demo run in {escape(run)}{link_note(run)}")
+            print_out(f"replacing the previous demo run in {escape(run)}{link_note(run)}")
     if record is None:
         options = {**DEMO_OPTIONS, "seed": opts.seed, **s.options, **({"steps": opts.steps} if opts.steps else {})}
         world = {"size": options["size"], "count": s.train_count, "test_count": s.test_count, "seed": WORLD_SEED}
@@ -461,13 +461,13 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
             "data": {**world, "sha256": None},  # the rendering's digest once whole: reused if stopped before training
         }
         if before == "whole":  # a demo stopped before its first checkpoint
-            print(f"{escape(run)}: reusing the demo's rendered scenes in {escape(run / 'data')}")
+            print_out(f"{escape(run)}: reusing the demo's rendered scenes in {escape(run / 'data')}")
         else:
             _write_record(run, record)  # before rendering: a rendering stopped halfway is known as this world's
             remove_stale_temporaries(run / "data")  # a killed rendering's (this process holds the folder)
             if before == "part":
                 kept = sum(1 for split in SPLITS for _ in (run / "data" / split).glob("*.png"))
-                print(f"{escape(run)}: the demo's rendering was stopped halfway; keeping its {kept} whole scenes")
+                print_out(f"{escape(run)}: the demo's rendering was stopped halfway; keeping its {kept} whole scenes")
             scenes = SyntheticOptions(str(run / "data"), **world, progress=opts.progress)
             try:
                 write_dataset(scenes, keep=before == "part")
@@ -500,7 +500,7 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
     if resumed:
         cfg, ckpt = prepare_config({}, resume=True, out=str(run))  # the run's own config: steps, time, seed
         if cfg.train.steps is not None and ckpt["step"] >= cfg.train.steps:  # `cyclegan train --resume` ended it
-            print(
+            print_out(
                 f"{escape(run)}: the demo's training was ended outside the demo (cyclegan train --resume); "
                 "reporting on it"
             )
@@ -513,7 +513,7 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
                 "seconds": {"train": None, "before_report": time.perf_counter() - t0},  # not timed here
                 "checkpoint": _stamp(run / CHECKPOINT_NAME),
             }
-        print(f"{escape(run)}: the demo stopped while training; going on from its checkpoint")
+        print_out(f"{escape(run)}: the demo stopped while training; going on from its checkpoint")
     else:
         overrides = {
             **record["options"],

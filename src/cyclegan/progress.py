@@ -142,12 +142,30 @@ def print_line(*lines: object) -> None:
     work (a published model downloaded but never returned, a page's refusal answered by that ValueError), and
     pythonw's None sent the line to stdout (tqdm's default), into a translation piped there. Only the command line
     writes there itself, having guarded its stderr (`cli._Unfailing`)."""
-    if writable(sys.stderr):
-        for line in lines:
-            tqdm.write(escape(line), file=sys.stderr)
+    _write(sys.stderr, lines)
 
 
 print_warning = print_line  # a `warning: ...` line, as its many callers name what they say
+
+
+def print_out(*lines: object) -> None:
+    """Lines on stdout, as `print_line` writes stderr's: what a library function says of its work where the command
+    that runs it says it on stdout, and `cyclegan ... > log` keeps it (training's `computing in ...`, `scoring ...`,
+    `fitting the steps ...` and `done: ...; checkpoint ...`, the demo's, translate's `already translated`, stylize's
+    `style:`, serve's address). Above a bar on stderr, and flushed: a pipe's reader (`serve | grep`, `tee`) had
+    them only at the end. None where stdout cannot take it: a library caller's closed stdout raised ValueError out
+    of `train` (the run's last words, after its checkpoint, or its first, before any step). Only the command line
+    prints there itself (its results; its stdout's failures said at the end: `cli._Watched`)."""
+    _write(sys.stdout, lines, flush=True)
+
+
+def _write(stream: TextIO | None, lines: Iterable[object], *, flush: bool = False) -> None:
+    """`lines` on `stream`, each escaped to one line, through tqdm (off a bar's line); nothing where not `writable`."""
+    if writable(stream):
+        for line in lines:
+            tqdm.write(escape(line), file=stream)
+        if flush:
+            stream.flush()
 
 
 def on_terminal() -> bool:

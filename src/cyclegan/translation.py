@@ -60,7 +60,7 @@ from .inference import check_size, frames_left_out_of, is_out_of_memory, still_f
 from .loading import checkpoint_file, load_generator, warn_direction_unused
 from .models.unet import UnetGenerator
 from .options import option_name
-from .progress import progress_bar
+from .progress import print_out, progress_bar
 from .tiling import activation_bytes, check_budget, least_size
 from .translate_options import TemporalOptions, TilingOptions, TranslateOptions, nothing_to_translate
 
@@ -543,7 +543,7 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
         opts.inputs, opts.out, ext=opts.ext, overwrite=opts.overwrite, skip_existing=opts.skip_existing
     ) as plan:  # before work
         if plan.skipped:
-            print(f"{counted(plan.skipped, 'input')} already translated in {escape(opts.out)}: left as they are")
+            print_out(f"{counted(plan.skipped, 'input')} already translated in {escape(opts.out)}: left as they are")
         if not plan.files:  # all done: no generator to load (nor a pretrained one to download)
             return [], list(plan.errors)
         device = resolve_device(opts.device)

@@ -44,7 +44,7 @@ from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import available_memory, resolve_device
 from ..files import check_outputs, claim_file, removed_on_failure, written_through_a_stop
 from ..inference import decode
-from ..progress import Lines, print_warning, progress_bar
+from ..progress import Lines, print_out, print_warning, progress_bar
 from ..translation import still_images
 from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
@@ -691,7 +691,9 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
             if styles.folders:  # how many a folder gave, before minutes of work (not before a refusal)
                 folders = ", ".join(escape(str(f)) for f in styles.folders)
                 how = "equally" if opts.gatys.style_blend is None else "by --style-blend"
-                print(f"style: {counted(len(styles.files), 'image')} from {folders} (sorted by name), blended {how}")
+                print_out(
+                    f"style: {counted(len(styles.files), 'image')} from {folders} (sorted by name), blended {how}"
+                )
             result = stylize(
                 opts.content,
                 styles.files,

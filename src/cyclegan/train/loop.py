@@ -16,7 +16,6 @@ from typing import TypeVar
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ..checkpoint import load_state
 from ..config import Config, check_startable, config_from_dict
@@ -24,7 +23,7 @@ from ..errors import CycleGANError, counted, escape
 from ..execution import Execution, choose_execution, resolve_device, synchronize
 from ..files import FolderLock, check_not_a_file, check_out_folder, inside, write_atomic
 from ..options import given_as
-from ..progress import print_line, print_warning, progress_bar
+from ..progress import print_line, print_out, print_warning, progress_bar
 from ..report import save_grid
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
 from . import distributed as ddp
@@ -223,7 +222,9 @@ def _train(
                 if t.fit_steps
                 else f"raise {given_as('steps')} or {given_as('epochs')}"
             )
-            print(f"{escape(folder)}: already trained {counted(start, 'step')} (total {run.total}); {more} to go on")
+            print_out(
+                f"{escape(folder)}: already trained {counted(start, 'step')} (total {run.total}); {more} to go on"
+            )
         return TrainResult(checkpoint=folder / CHECKPOINT_NAME, step=start, total_steps=run.total)
     # checks the batch splits over the ranks
     sampler = ddp.StepSampler(start, run.total, t.batch_size, d_ctx, resumed=ckpt is not None)
@@ -365,7 +366,7 @@ def _announce(run: Run, execution: Execution, *, per_rank: int) -> None:
     """Say how the run computes, before a compilation keeps the first step waiting."""
     cfg, d_ctx, device = run.cfg, run.d_ctx, run.device
     if d_ctx.enabled:
-        print(
+        print_out(
             f"training on {d_ctx.world_size} processes ({device.type}), global batch {cfg.train.batch_size} = "
             f"{per_rank} per process"
         )
@@ -374,7 +375,7 @@ def _announce(run: Run, execution: Execution, *, per_rank: int) -> None:
                 "note: SyncBatchNorm needs GPUs; on CPU each process normalises its own slice of the batch "
                 "(running statistics are rank 0's)"
             )
-    print(
+    print_out(
         f"computing in {execution.describe()} on {device}"
         + (" (compiling first: about a minute)" if execution.compile else "")
     )
@@ -595,7 +596,7 @@ def _step_loop(
                     if run.main and not fitter.announced:
                         fitter.announced = True
                         capped = f" (capped by {cap})" if total == fitter.cap else ""
-                        tqdm.write(
+                        print_out(
                             f"fitting the steps to the {t.time_limit:g}-minute limit: {total} steps{capped} at "
                             "the recent speed (re-fitted as it goes; inside the learning rate's decay only when the "
                             "speed moves)"
@@ -738,7 +739,7 @@ def _finish(
                 if skipped:
                     print_warning(f"warning: {counted(len(skipped), 'unreadable image')} skipped (listed above)")
                 _say_how_it_ended(run, path, end)
-                print("\n".join(verdict.lines()))
+                print_out(*verdict.lines())
     signum = end.signum if end.signum is not None else late.signum
     if signum is not None:
         raise SystemExit(128 + signum)
@@ -838,14 +839,14 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
         # a caller with its own command (the demo) says what follows: it reports on this run, and a `train --resume`
         # of it would leave that report stale
         tail = f" (continue with: {resume})" if run.resume_with is None else ""
-        print(f"{why} at step {end.step}/{run.total}; checkpoint {escape(path)}{tail}")
+        print_out(f"{why} at step {end.step}/{run.total}; checkpoint {escape(path)}{tail}")
     else:
         grids = (
             f"samples in {escape(run.folder / 'samples')}"
             if run.cfg.train.num_samples
             else f"no samples ({given_as('num_samples', 0)})"
         )
-        print(f"done: {counted(end.step, 'step')}; checkpoint {escape(path)}; {grids}")
+        print_out(f"done: {counted(end.step, 'step')}; checkpoint {escape(path)}; {grids}")
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ..checkpoint import load_checkpoint
 from ..errors import CycleGANError, counted, escape
 from ..inference import is_out_of_memory
 from ..options import given_as
-from ..progress import print_line, print_warning
+from ..progress import print_line, print_out, print_warning
 from ..run_files import BEST_NAME, CHECKPOINT_NAME
 from . import distributed as ddp
 from .run_folder import Run, once_fixed
@@ -78,7 +76,7 @@ class Monitor:
         self.failed: str | None = None  # why an evaluation ran out of memory (rank 0): the run saves and stops
         if self.scorer is not None:
             when = scoring_schedule(t.eval_every, run.total, fitted=bool(t.fit_steps))
-            tqdm.write(f"scoring {when} on {escape(held.where)}; best.pt by {self.metric}")
+            print_out(f"scoring {when} on {escape(held.where)}; best.pt by {self.metric}")
             if changed:  # its best was scored on other images: the next evaluation is the best so far
                 print_warning(
                     "warning: the held-out images differ from those the checkpoint's scores were on (images "

@@ -75,7 +75,8 @@ class Verdict:
         else:
             out.append(f"verdict: not scored (add {given_as('eval_every', 'N')} for scores and best.pt)")
         # the watcher's own (training going wrong), not every warning the run printed (left-out files, ...)
-        out.append(f"failure warnings: {len(self.warnings)}" + "".join(f"\n  {w}" for w in self.warnings))
+        out.append(f"failure warnings: {len(self.warnings)}")
+        out += [f"  {w}" for w in self.warnings]  # a line each: `progress.print_out` writes each as one
         return out
 
 

@@ -20,7 +20,7 @@ from gradio.exceptions import ComponentProcessingError, InvalidPathError
 from starlette.middleware import Middleware  # gradio's server
 
 from ..errors import counted
-from ..progress import print_line
+from ..progress import print_line, print_out
 from .compare_tab import CompareTab
 from .disk import UploadBudget, sweeping
 from .engine import HEAVY, LIGHT_EVENTS, Engine, alert_text, user_errors
@@ -246,7 +246,7 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
     )
     # The page checks no size itself: its refusal put the file's name in the page as HTML (`disk.over_file_limit`)
     app.config["max_file_size"] = None
-    print(f"cyclegan serve: the page is at {app.local_url} (Ctrl-C stops the server)", flush=True)
+    print_out(f"cyclegan serve: the page is at {app.local_url} (Ctrl-C stops the server)")
     if block:
         wait_while_running(app)
     return app
