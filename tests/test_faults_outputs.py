@@ -794,3 +794,36 @@ def test_an_output_folder_that_is_a_file_or_under_one_is_refused_in_the_words_of
         assert main([*command, "/dev/null"]) == 2
         assert one_line_error(capsys) == f"error: option '{option}': /dev/null is not a folder; give a folder\n"
     assert notes.read_text() == "mine" and sorted(os.listdir(tmp_path)) == ["notes"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys") or not os.access("/sys", os.W_OK), reason="needs root and Linux's /sys")
+def test_a_folder_that_refuses_a_new_file_is_probed_once_not_as_windows_tempfile_retries(monkeypatch, tmp_path):
+    """The outputs' check made its probe file with `tempfile`, which on Windows takes a refused name (its ACL's
+    PermissionError, which `os.access` does not foresee there) for one already taken and tries another, up to
+    TMP_MAX (2**31 there) times: `--out` into a folder the user may not write to hung before the work. Faked here:
+    /sys refuses root's new file with that PermissionError, and tempfile is shown Windows' os.name and 50 names.
+    Now one attempt, refused in one line with the system's reason; a folder that takes files keeps no probe."""
+    import tempfile
+    import types
+
+    from cyclegan.files import check_outputs
+
+    tried: list[str] = []
+    real_open = os.open
+
+    def counted_open(path, *args, **kwargs):
+        if str(path).startswith("/sys/"):
+            tried.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    windows_os = types.SimpleNamespace(**{k: getattr(os, k) for k in dir(os) if not k.startswith("__")})
+    windows_os.name, windows_os.open = "nt", counted_open
+    monkeypatch.setattr(tempfile, "_os", windows_os)
+    monkeypatch.setattr(tempfile, "TMP_MAX", 50)
+    monkeypatch.setattr(os, "open", counted_open)
+    with pytest.raises(CycleGANError) as e:
+        check_outputs([Path("/sys/x.png")], overwrite=False)
+    assert str(e.value) == "option '--out': cannot write /sys/x.png: no file can be made in /sys (Permission denied)"
+    assert len(tried) == 1, tried
+    check_outputs([tmp_path / "x.png"], overwrite=False)
+    assert list(tmp_path.iterdir()) == []
