@@ -802,7 +802,8 @@ def test_a_folder_that_refuses_a_new_file_is_probed_once_not_as_windows_tempfile
     PermissionError, which `os.access` does not foresee there) for one already taken and tries another, up to
     TMP_MAX (2**31 there) times: `--out` into a folder the user may not write to hung before the work. Faked here:
     /sys refuses root's new file with that PermissionError, and tempfile is shown Windows' os.name and 50 names.
-    Now one attempt, refused in one line with the system's reason; a folder that takes files keeps no probe."""
+    Now one attempt, refused in one line with the system's reason; a folder that takes files keeps no probe, of no
+    name (Linux's O_TMPFILE) or named."""
     import tempfile
     import types
 
@@ -825,5 +826,7 @@ def test_a_folder_that_refuses_a_new_file_is_probed_once_not_as_windows_tempfile
         check_outputs([Path("/sys/x.png")], overwrite=False)
     assert str(e.value) == "option '--out': cannot write /sys/x.png: no file can be made in /sys (Permission denied)"
     assert len(tried) == 1, tried
+    check_outputs([tmp_path / "x.png"], overwrite=False)
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)  # as on macOS and Windows: a named probe
     check_outputs([tmp_path / "x.png"], overwrite=False)
     assert list(tmp_path.iterdir()) == []

@@ -417,9 +417,15 @@ def check_outputs(
 def _no_new_file(folder: Path) -> str | None:
     """Why no file can be made in `folder`, whose mode allows it (`os.access`), else None. As root every folder's
     mode does, /proc's too: `evaluate --out /proc/self/fd/9/x.json` (fd 9 not open) failed only once its scores were
-    printed; on Windows `os.access` reads no ACL. Probed once, by an empty file named as `write_atomic`'s temporaries
-    (`remove_stale_temporaries` takes one a kill left) and removed at once, on Windows by the system at its close:
-    `tempfile` there takes a refused name for a taken one and tries another, up to TMP_MAX (2**31) times, a hang."""
+    printed; on Windows `os.access` reads no ACL. Probed once: by a file of no name where Linux makes one (O_TMPFILE),
+    else by an empty file named as `write_atomic`'s temporaries (`remove_stale_temporaries` takes one a kill left)
+    and removed at once, on Windows by the system at its close: `tempfile` there takes a refused name for a taken
+    one and tries another, up to TMP_MAX (2**31) times, a hang."""
+    anonymous = getattr(os, "O_TMPFILE", 0)  # Linux's
+    with contextlib.suppress(OSError):  # a file system without it (/proc, NFS), or a refusal: said by the named one
+        if anonymous:
+            os.close(os.open(folder, os.O_WRONLY | anonymous, 0o600))
+            return None
     temporary = getattr(os, "O_TEMPORARY", 0)  # Windows: deleted when closed
     probe = folder / f".cyclegan-probe.{os.urandom(4).hex()}.tmp"
     try:
