@@ -830,3 +830,22 @@ def test_a_folder_that_refuses_a_new_file_is_probed_once_not_as_windows_tempfile
     monkeypatch.delattr(os, "O_TMPFILE", raising=False)  # as on macOS and Windows: a named probe
     check_outputs([tmp_path / "x.png"], overwrite=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_append_only_folder_keeps_no_probe_of_the_outputs_check(tmp_path):
+    """A folder that takes new files but not their removal (`chattr +a`, as root): a named probe file made there
+    could not be removed, and stayed among the user's outputs. Linux's probe has no name (O_TMPFILE)."""
+    import shutil
+    import subprocess
+
+    from cyclegan.files import check_outputs
+
+    folder = tmp_path / "append_only"
+    folder.mkdir()
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+a", str(folder)], capture_output=True).returncode:
+        pytest.skip("needs chattr +a (root, and a file system with attributes: ext4, xfs, btrfs)")
+    try:
+        check_outputs([folder / "x.png"], overwrite=False)
+        assert list(folder.iterdir()) == []
+    finally:
+        subprocess.run(["chattr", "-a", str(folder)], check=True)
