@@ -278,6 +278,35 @@ def test_the_check_hashes_the_bytes_it_decodes_and_reports_as_without(tmp_path, 
     assert check_images(files[:1], **check, digests=digests) == ([files[0]], []) and digests == {}
 
 
+def test_a_file_written_while_the_check_reads_it_is_recorded_by_its_new_bytes(tmp_path, monkeypatch):
+    """An image saved in place (an editor, a sync tool) while training's check read it: the check's digest, of the
+    bytes before the save, was kept with the time the file had after it, so the record of the training files'
+    contents (`files_record`) took it for the new bytes' (a resume on a copy of the folder then said the file had
+    changed). Such a file now keeps no digest from the check, and the record reads it anew."""
+    import os
+
+    import cyclegan.data.io as io_module
+    from cyclegan.train.inputs import files_record
+
+    p = save(tmp_path / "a.bmp", Image.new("RGB", (8, 8), "red"))
+    saved = save(tmp_path / "b.bmp", Image.new("RGB", (8, 8), "blue")).read_bytes()  # the same size, other bytes
+    before, real, calls = p.stat().st_mtime_ns, os.fstat, []
+
+    def fstat(fd):  # the check's second look at the file, after its read: the editor has saved meanwhile
+        calls.append(fd)
+        if len(calls) == 2:
+            p.write_bytes(saved)
+            os.utime(p, ns=(before + 10**9, before + 10**9))
+        return real(fd)
+
+    monkeypatch.setattr(io_module.os, "fstat", fstat)
+    digests: dict = {}
+    assert check_images([p], skip_bad=False, desc="", progress=False, digests=digests) == ([p], [])
+    monkeypatch.undo()
+    assert len(calls) == 2 and p.read_bytes() == saved
+    assert files_record([p], checked=digests)[1].tolist() == files_record([p])[1].tolist()
+
+
 def test_an_empty_image_file_is_said_to_be_empty(tmp_path):
     """A 0-byte `a.png` (an interrupted copy) was "not a JPEG, PNG, ... image, or one too damaged to recognise"."""
     p = tmp_path / "a.png"

@@ -822,3 +822,58 @@ def test_an_output_folder_that_cannot_be_made_is_refused_in_the_words_of_every_c
         "directory)\n"
     )
     assert sorted(os.listdir(tmp_path)) == ["data"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys") or not os.access("/sys", os.W_OK), reason="needs root and Linux's /sys")
+def test_a_folder_that_refuses_a_new_file_is_probed_once_not_as_windows_tempfile_retries(monkeypatch, tmp_path):
+    """The outputs' check made its probe file with `tempfile`, which on Windows takes a refused name (its ACL's
+    PermissionError, which `os.access` does not foresee there) for one already taken and tries another, up to
+    TMP_MAX (2**31 there) times: `--out` into a folder the user may not write to hung before the work. Faked here:
+    /sys refuses root's new file with that PermissionError, and tempfile is shown Windows' os.name and 50 names.
+    Now one attempt, refused in one line with the system's reason; a folder that takes files keeps no probe, of no
+    name (Linux's O_TMPFILE) or named."""
+    import tempfile
+    import types
+
+    from cyclegan.files import check_outputs
+
+    tried: list[str] = []
+    real_open = os.open
+
+    def counted_open(path, *args, **kwargs):
+        if str(path).startswith("/sys/"):
+            tried.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    windows_os = types.SimpleNamespace(**{k: getattr(os, k) for k in dir(os) if not k.startswith("__")})
+    windows_os.name, windows_os.open = "nt", counted_open
+    monkeypatch.setattr(tempfile, "_os", windows_os)
+    monkeypatch.setattr(tempfile, "TMP_MAX", 50)
+    monkeypatch.setattr(os, "open", counted_open)
+    with pytest.raises(CycleGANError) as e:
+        check_outputs([Path("/sys/x.png")], overwrite=False)
+    assert str(e.value) == "option '--out': cannot write /sys/x.png: no file can be made in /sys (Permission denied)"
+    assert len(tried) == 1, tried
+    check_outputs([tmp_path / "x.png"], overwrite=False)
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)  # as on macOS and Windows: a named probe
+    check_outputs([tmp_path / "x.png"], overwrite=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_append_only_folder_keeps_no_probe_of_the_outputs_check(tmp_path):
+    """A folder that takes new files but not their removal (`chattr +a`, as root): a named probe file made there
+    could not be removed, and stayed among the user's outputs. Linux's probe has no name (O_TMPFILE)."""
+    import shutil
+    import subprocess
+
+    from cyclegan.files import check_outputs
+
+    folder = tmp_path / "append_only"
+    folder.mkdir()
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+a", str(folder)], capture_output=True).returncode:
+        pytest.skip("needs chattr +a (root, and a file system with attributes: ext4, xfs, btrfs)")
+    try:
+        check_outputs([folder / "x.png"], overwrite=False)
+        assert list(folder.iterdir()) == []
+    finally:
+        subprocess.run(["chattr", "-a", str(folder)], check=True)

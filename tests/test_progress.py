@@ -406,3 +406,29 @@ def test_the_package_says_nothing_through_python_warnings():
         return isinstance(node, ast.Call) and ast.unparse(node.func) in ("warnings.warn", "warnings.showwarning")
 
     assert _outside_the_command_line(found) == []
+
+
+def test_lines_to_a_stderr_that_takes_nothing_more_raise_nothing(monkeypatch):
+    """A library caller's stderr that takes no more (a pipe whose reader ended, `python job.py 2>&1 | head`; a full
+    disk, `2>/dev/full`): a warning's line or a progress line raised BrokenPipeError out of the work (a training
+    stopped at its next logged step, a downloaded model never returned), where a closed stderr or none raises
+    nothing. The command line guards its own stderr (`cli._Unfailing`); the one writer and the bars' lines now
+    leave the work going on, unsaid."""
+    import contextlib
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # the reader gone: every write fails (Python ignores SIGPIPE)
+    stream = os.fdopen(write, "w", buffering=1)  # line-buffered, as stderr is
+    try:
+        monkeypatch.setattr(sys, "stderr", stream)
+        progress.print_warning("warning: a word the caller cannot see")
+        progress.print_line("note: one", "note: two")
+        with progress_bar(total=4, desc="work", unit="img") as bar:  # no terminal: `Lines`
+            assert isinstance(bar, Lines)
+            for _ in range(4):
+                bar.update(1)
+    finally:
+        monkeypatch.undo()
+        with contextlib.suppress(OSError):  # what is left in its buffer cannot be written either
+            stream.close()

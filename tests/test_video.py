@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -1708,16 +1709,22 @@ def hdr10_metadata(path: Path) -> tuple[tuple[int, ...], tuple[int, ...]] | None
     return struct.unpack("<22i", side["MASTERING_DISPLAY_METADATA"]), struct.unpack("<2I", side["CONTENT_LIGHT_LEVEL"])
 
 
-def normal_policy() -> None:
-    """This thread put back under SCHED_OTHER: PyAV's own writing of an AV1 clip (SVT-AV1, run as root) leaves it
-    SCHED_FIFO 99, and the threads it starts next (a translation's encoder, a browser) would inherit it."""
-    if hasattr(os, "sched_setscheduler"):
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+def written_off_real_time(path: Path, write: Callable[[av.container.OutputContainer], None]) -> Path:
+    """`path` written by PyAV itself through `write`, as `clipio`'s writer writes (`_not_real_time`): SVT-AV1 run
+    as root put this thread and the 20 encoder threads it starts under SCHED_FIFO 99 while they wrote (on a 2-core
+    machine they could starve every other job), and left this thread so, for the threads it starts next (a
+    translation's encoder, a browser) to inherit."""
+    from cyclegan.clipio import _not_real_time
+
+    with _not_real_time(), av.open(str(path), "w") as c:
+        write(c)
+    return path
 
 
 def hdr10_clip(path: Path, encoder: str, options: dict) -> Path:
     """Three 64x48 frames in 10 bits, tagged BT.2020 and PQ, by `encoder` with `options` (its HDR10 metadata)."""
-    with av.open(str(path), "w") as c:
+
+    def write(c) -> None:
         v = c.add_stream(encoder, rate=10, options=options)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p10le"
         v.codec_context.color_primaries = v.codec_context.colorspace = 9  # BT.2020
@@ -1726,8 +1733,8 @@ def hdr10_clip(path: Path, encoder: str, options: dict) -> Path:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (2, 2, 1))[:48, :64]))
             c.mux(v.encode(frame.reformat(format="yuv420p10le")))
         c.mux(v.encode(None))
-    normal_policy()
-    return path
+
+    return written_off_real_time(path, write)
 
 
 @pytest.mark.skipif("libx265" not in av.codecs_available, reason="this FFmpeg build has no HEVC encoder")
@@ -1752,16 +1759,17 @@ def test_an_hdr10_clips_mastering_display_and_light_level_are_kept_or_named(tmp_
 
 
 def av1_clip(path: Path) -> Path:
-    """Three 64x48 frames in AV1 (SVT-AV1 takes no smaller), written by PyAV itself: as root, its encoder threads
-    run SCHED_FIFO while it writes (`clipio`'s writer keeps its threads off it), this thread put back after."""
-    with av.open(str(path), "w") as c:
+    """Three 64x48 frames in AV1 (SVT-AV1 takes no smaller), written by PyAV itself, off real-time scheduling
+    (`written_off_real_time`)."""
+
+    def write(c) -> None:
         v = c.add_stream("libsvtav1", rate=10)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         for f in moving_frames(3):
             c.mux(v.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (2, 2, 1))[:48, :64]))))
         c.mux(v.encode(None))
-    normal_policy()
-    return path
+
+    return written_off_real_time(path, write)
 
 
 @pytest.mark.skipif("libsvtav1" not in av.codecs_available, reason="this FFmpeg build has no AV1 encoder")

@@ -429,12 +429,25 @@ def _cannot_make_in(folder: Path) -> str | None:
 def _no_new_file(folder: Path) -> str | None:
     """Why no file can be made in `folder`, whose mode allows it (`os.access`), else None. As root every folder's
     mode does, /proc's too: `evaluate --out /proc/self/fd/9/x.json` (fd 9 not open) failed only once its scores were
-    printed. Probed with an anonymous file, gone when closed."""
-    try:
-        with tempfile.TemporaryFile(dir=folder):
+    printed; on Windows `os.access` reads no ACL. Probed once: by a file of no name where Linux makes one (O_TMPFILE),
+    else by an empty file named as `write_atomic`'s temporaries (`remove_stale_temporaries` takes one a kill left)
+    and removed at once, on Windows by the system at its close: `tempfile` there takes a refused name for a taken
+    one and tries another, up to TMP_MAX (2**31) times, a hang."""
+    anonymous = getattr(os, "O_TMPFILE", 0)  # Linux's
+    with contextlib.suppress(OSError):  # a file system without it (/proc, NFS), or a refusal: said by the named one
+        if anonymous:
+            os.close(os.open(folder, os.O_WRONLY | anonymous, 0o600))
             return None
+    temporary = getattr(os, "O_TEMPORARY", 0)  # Windows: deleted when closed
+    probe = folder / f".cyclegan-probe.{os.urandom(4).hex()}.tmp"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | temporary, 0o600))
     except OSError as e:
         return e.strerror or str(e)
+    if not temporary:
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+    return None
 
 
 def _not_a_file(path: Path, in_proc: dict[Path, bool]) -> str | None:

@@ -104,7 +104,8 @@ class Lines:
     def say(self, now: float) -> None:
         self.said, self.said_n, self.said_what = now, self.n, self.what()
         if writable(sys.stderr):  # closed since the bar began (a library caller's): the work goes on unsaid
-            print(self.line(now - self.start), file=sys.stderr, flush=True)
+            with contextlib.suppress(OSError):  # nor one that takes no more (`print_line`)
+                print(self.line(now - self.start), file=sys.stderr, flush=True)
 
     def what(self) -> tuple[str, bool]:
         """What a line says but the time: the count (rounded, for a size) and the values, and whether it is the end
@@ -141,8 +142,10 @@ def print_line(*lines: object) -> None:
     stderr cannot take it (`writable`): a library caller's closed stderr raised ValueError in the middle of the
     work (a published model downloaded but never returned, a page's refusal answered by that ValueError), and
     pythonw's None sent the line to stdout (tqdm's default), into a translation piped there. Only the command line
-    writes there itself, having guarded its stderr (`cli._Unfailing`)."""
-    _write(sys.stderr, lines)
+    writes there itself, having guarded its stderr (`cli._Unfailing`). Nor where it takes no more (a pipe whose
+    reader ended, a full disk): its BrokenPipeError stopped a caller's work at its next warning or note."""
+    with contextlib.suppress(OSError):
+        _write(sys.stderr, lines)
 
 
 print_warning = print_line  # a `warning: ...` line, as its many callers name what they say

@@ -371,18 +371,22 @@ def open_image(
     with f, warnings.catch_warnings():  # the file is ours to close; the image stays usable once loaded (read_image)
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         ignore_metadata_warnings()
-        source = _digested(f, Path(path), digests) if digests is not None and st.st_size <= DIGESTED_IN_MEMORY else f
+        digested = digests is not None and st.st_size <= DIGESTED_IN_MEMORY
+        source = _digested(f, Path(path), digests, st) if digested else f
         with _pillow_allows(max_pixels):
             im = Image.open(source, formats=formats)
         yield im
 
 
-def _digested(f: io.BufferedReader, path: Path, digests: dict[Path, Digested]) -> io.BytesIO:
+def _digested(f: io.BufferedReader, path: Path, digests: dict[Path, Digested], before: os.stat_result) -> io.BytesIO:
     """The open file's bytes, read whole, as a file object to decode from, their `file_digest` put into `digests`
-    with the size and time the file has after the read (a write since then gives it another time)."""
+    with the size and time the file has after the read (a write since then gives it another time), where it had
+    that time `before` the read too: one written while read (saved in place) had its new time kept with a digest
+    of the bytes before, which the record of contents trusted (`files_record`); such a file is left to its read."""
     data = f.read()
     st = os.fstat(f.fileno())
-    digests[path] = Digested(len(data), st.st_mtime_ns, hashlib.blake2b(data).digest())  # as `file_digest` hashes
+    if (st.st_size, st.st_mtime_ns) == (len(data), before.st_mtime_ns):
+        digests[path] = Digested(len(data), st.st_mtime_ns, hashlib.blake2b(data).digest())  # as `file_digest` hashes
     return io.BytesIO(data)
 
 
