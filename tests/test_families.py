@@ -667,6 +667,20 @@ def test_evaluate_scores_the_trained_direction(family_runs, tmp_path):
     assert row["truth_l1"] == pytest.approx((fake - images("testB")).abs().mean().item(), abs=1e-5)
 
 
+def test_evaluate_names_each_runs_family(family_runs):
+    # Its report named a run by its preset alone: a CUT, a FastCUT and a CycleGAN run of the fast preset each read
+    # "(step N, fast preset, trained at ...)", in the table and in --out's JSON
+    from cyclegan.evaluate.runner import EvalOptions, evaluate_checkpoints
+    from cyclegan.report import format_table
+
+    runs = tuple(str(family_runs[f]) for f in FAMILIES)
+    data = str(family_runs["data"])
+    reports = evaluate_checkpoints(EvalOptions(checkpoint=runs, data=data, backbone="lite0", kid_subset_size=2))
+    assert [r["model"] for r in reports] == ["pix2pix", "CUT", "FastCUT"]
+    for report in reports:
+        assert f"(step 2, {report['model']}, paper preset, trained at " in format_table(report).splitlines()[0]
+
+
 @pytest.fixture(scope="module")
 def aligned_run(tmp_path_factory) -> tuple[Path, Path, Path]:
     """A pix2pix run (2 steps, BtoA) trained on the aligned layout, ROOT/train (4) and ROOT/test (3) of A|B

@@ -39,11 +39,13 @@ def _finite(value: Any) -> Any:
 
 
 def _trained(report: dict[str, Any]) -> str:
-    """What the table says of a checkpoint: its step, preset and training size, or, for a generator file of
-    another project, that it records none (not "step None, foreign preset, trained at None px")."""
+    """What the table says of a checkpoint: its family, step, preset and training size (a CUT run read as "fast
+    preset" alone, as a CycleGAN's), or, for a generator file of another project, that it records none (not "step
+    None, foreign preset, trained at None px")."""
     if report["step"] is None and report["train_size"] is None:
         return "a generator file of another project: no step or training size recorded"
-    return f"step {report['step']}, {report['preset']} preset, trained at {report['train_size']} px"
+    model = f"{report['model']}, " if report.get("model") else ""  # reports written before it was recorded: none
+    return f"step {report['step']}, {model}{report['preset']} preset, trained at {report['train_size']} px"
 
 
 # --- cyclegan evaluate -------------------------------------------------------------------------------------
