@@ -1830,6 +1830,21 @@ def test_the_curve_shows_a_dash_where_a_checkpoint_has_no_cycle_or_no_step():
     assert lines[2].split() == ["4", "1.00", "0.5000", "nan", "n.pt"]  # a NaN figure stays one
 
 
+def test_the_curve_shows_the_truth_psnr_where_a_checkpoint_has_one():
+    """A pix2pix run's milestones: the curve showed FD, KID and a column of "-" for the cycle it has not, but not the
+    PSNR against the truth that its best.pt was chosen by (and that the tables above it give)."""
+    from cyclegan.report import format_curve
+
+    row = {"fd_lite0": 1.0, "kid_lite0": 0.5, "kid_lite0_std": 0.0, "kid_subsets": 1}
+    paired = {"backbone": "lite0", "step": 4, "directions": {"BtoA": {**row, "truth_psnr": 21.5}}, "checkpoint": "p"}
+    unpaired = {"backbone": "lite0", "step": 8, "directions": {"BtoA": row}, "checkpoint": "u"}
+    lines = format_curve([paired, unpaired]).splitlines()
+    assert lines[0].split()[-3:] == ["truth", "PSNR", "checkpoint"]
+    assert lines[1].split() == ["4", "1.00", "0.5000", "-", "21.50", "p"]
+    assert lines[2].split() == ["8", "1.00", "0.5000", "-", "-", "u"]
+    assert "truth" not in format_curve([unpaired]).splitlines()[0]  # no column where no checkpoint has the truth
+
+
 def test_which_is_better_says_when_it_compares_by_another_score_than_chose_best():
     """best.pt chosen by --eval-every's kid (over Lite0 features), scored with --backbone inception: "best.pt is
     better by kid" read as the score that chose it; chosen by psnr, on a split without truth: "by kid_lite0",

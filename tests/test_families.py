@@ -213,6 +213,22 @@ def test_a_config_file_of_another_family_says_which_of_its_values_replace_the_mo
     assert "config:" not in capsys.readouterr().err  # its own family
 
 
+def test_a_cyclegan_config_given_with_model_cut_trains_with_cuts_own_patchnce_values(paired, tmp_path, capsys):
+    # A CycleGAN run's config.json holds a `cut` section of None ("the family's value"): with --model cut those
+    # None replaced CUT's values, a warning named "lambda_nce None", and the first step was a TypeError traceback
+    cfg = resolve({"size": 32, "ngf": 8, "n_blocks": 1})
+    assert cfg.cut.lambda_nce is None
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(cfg.to_dict()))
+    args = ["train", "--config", str(config), "--data", str(paired), "--steps", "1", "--num-workers", "0"]
+    small = ["--nce-num-patches", "8", "--nce-mlp-dim", "8", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "r"), "--model", "cut", *small]) == 0
+    err = capsys.readouterr().err
+    assert "replace --model cut's values" in err and "None" not in err, err  # the file's pool and resampling
+    cut = json.loads((tmp_path / "r" / "config.json").read_text())["cut"]
+    assert (cut["lambda_nce"], cut["nce_idt"], cut["flip_equivariance"]) == (1.0, True, False)
+
+
 @pytest.mark.parametrize("command", ["translate", "export"])
 def test_direction_help_says_a_one_generator_model_translates_its_trained_direction(command, capsys):
     # It said "BtoA translates B -> A with F", which a pix2pix or CUT run, one generator, does not have.
@@ -649,6 +665,20 @@ def test_evaluate_scores_the_trained_direction(family_runs, tmp_path):
     with torch.no_grad():
         fake = translate_tensor(load_generator(run, "AtoB"), images("testA"))
     assert row["truth_l1"] == pytest.approx((fake - images("testB")).abs().mean().item(), abs=1e-5)
+
+
+def test_evaluate_names_each_runs_family(family_runs):
+    # Its report named a run by its preset alone: a CUT, a FastCUT and a CycleGAN run of the fast preset each read
+    # "(step N, fast preset, trained at ...)", in the table and in --out's JSON
+    from cyclegan.evaluate.runner import EvalOptions, evaluate_checkpoints
+    from cyclegan.report import format_table
+
+    runs = tuple(str(family_runs[f]) for f in FAMILIES)
+    data = str(family_runs["data"])
+    reports = evaluate_checkpoints(EvalOptions(checkpoint=runs, data=data, backbone="lite0", kid_subset_size=2))
+    assert [r["model"] for r in reports] == ["pix2pix", "CUT", "FastCUT"]
+    for report in reports:
+        assert f"(step 2, {report['model']}, paper preset, trained at " in format_table(report).splitlines()[0]
 
 
 @pytest.fixture(scope="module")

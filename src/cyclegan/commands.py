@@ -118,7 +118,10 @@ def replaced_family_values(file: dict[str, Any], flags: dict[str, Any]) -> list[
     return [
         f"{key} {file[key]!r}"
         for key, value in FAMILIES[ours].defaults.items()
-        if key in file and key not in flags and option_value(key, file[key]) != option_value(key, value)
+        if key in file
+        and key not in flags
+        and file[key] is not None  # None: the family's value (a CycleGAN config.json's `cut` section)
+        and option_value(key, file[key]) != option_value(key, value)
     ]
 
 

@@ -238,8 +238,12 @@ def _finalize_pix2pix(cfg: Config) -> Config:
 
 
 def _finalize_cut(cfg: Config) -> Config:
-    """The PatchNCE layers filled in and checked against the generator's encoder."""
+    """The family's values where the section holds None (its "the family's value"), and the PatchNCE layers
+    filled in and checked against the generator's encoder."""
     m, c = cfg.model, cfg.cut
+    # a CycleGAN run's config.json holds `cut` with None: given with --model cut, it crashed the first step
+    own = {k: v for k, v in family(m.family).defaults.items() if getattr(c, k, 0) is None}
+    c = dataclasses.replace(c, **own)
     if m.generator != "resnet":
         raise CycleGANError(
             f"option 'generator': {given_as('family', m.family, flag='--model')} needs the resnet generator (PatchNCE "

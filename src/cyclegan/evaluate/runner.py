@@ -61,7 +61,7 @@ from ..files import (
 )
 from ..inference import is_out_of_memory, translate_tensor
 from ..interop.foreign import holds_both, load_foreign_generator
-from ..loading import checkpoint_file, checkpoint_path, generator_from, held_directions, load_file
+from ..loading import checkpoint_file, checkpoint_path, generator_from, held_directions, load_file, model_label
 from ..progress import print_warning, progress_bar
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
@@ -880,6 +880,7 @@ class _Generators:
     directions: list[str]
     preset: str
     train_size: int | None
+    model: str  # how the report names it: its family's title (`loading.model_label`)
 
 
 def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
@@ -895,7 +896,7 @@ def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
         trained = held_directions(ckpt, source=source)
         wanted = trained if len(trained) > 1 else directions
         nets = {d: generator_from(ckpt, d, source=source, ema=opts.ema) for d in wanted}
-        return _Generators(ckpt, nets, directions, cfg.preset, cfg.data.size)
+        return _Generators(ckpt, nets, directions, cfg.preset, cfg.data.size, model_label(ckpt["config"], source))
     # a generator file of another project: a plain state dict holds one generator, for one direction; a dict of
     # both (G_A and G_B, say) is scored as a CycleGAN run is, the cycle included
     if holds_both(ckpt):
@@ -904,14 +905,14 @@ def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
             back = "BtoA" if directions[0] == "AtoB" else "AtoB"
             with contextlib.suppress(CycleGANError):
                 nets[back] = generator_from(ckpt, back, source=source, ema=opts.ema)
-        return _Generators({}, nets, directions, "foreign", None)
+        return _Generators({}, nets, directions, "foreign", None, model_label(None, source, pair=True))
     if opts.direction == "both":
         _check_generator_file(ckpt, source=source)  # what the file is, before what to add to it
         raise CycleGANError(
             f"{ckpt_file} holds a single generator: give --direction AtoB or BtoA (the one it translates)"
         )
     nets = {opts.direction: generator_from(ckpt, opts.direction, source=source, ema=opts.ema)}
-    return _Generators({}, nets, directions, "foreign", None)
+    return _Generators({}, nets, directions, "foreign", None, model_label(None, source))
 
 
 def scored_directions(ckpt: Any, direction: str, *, source: str) -> list[str]:
@@ -1079,6 +1080,7 @@ def _evaluate_one(
         "checkpoint": str(ckpt_file),
         "step": ckpt.get("step"),
         **({"chosen_by": chosen_by} if (chosen_by := _chosen_by(ckpt)) else {}),
+        "model": loaded.model,
         "preset": loaded.preset,
         "train_size": train_size,
         "eval_size": size,

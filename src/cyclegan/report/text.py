@@ -39,11 +39,13 @@ def _finite(value: Any) -> Any:
 
 
 def _trained(report: dict[str, Any]) -> str:
-    """What the table says of a checkpoint: its step, preset and training size, or, for a generator file of
-    another project, that it records none (not "step None, foreign preset, trained at None px")."""
+    """What the table says of a checkpoint: its family, step, preset and training size (a CUT run read as "fast
+    preset" alone, as a CycleGAN's), or, for a generator file of another project, that it records none (not "step
+    None, foreign preset, trained at None px")."""
     if report["step"] is None and report["train_size"] is None:
         return "a generator file of another project: no step or training size recorded"
-    return f"step {report['step']}, {report['preset']} preset, trained at {report['train_size']} px"
+    model = f"{report['model']}, " if report.get("model") else ""  # reports written before it was recorded: none
+    return f"step {report['step']}, {model}{report['preset']} preset, trained at {report['train_size']} px"
 
 
 # --- cyclegan evaluate -------------------------------------------------------------------------------------
@@ -198,12 +200,19 @@ def _fd_above_before(report: dict[str, Any], fd_name: str) -> list[str]:
 
 
 def format_curve(reports: list[dict[str, Any]]) -> str:
-    """One line per checkpoint (e.g. training milestones): distance, KID and cycle PSNR per direction, and the
-    checkpoint's file (a run's checkpoint.pt and best.pt can be at the same step)."""
+    """One line per checkpoint (e.g. training milestones): distance, KID, cycle PSNR and, where the split has
+    the truth, PSNR against it per direction, and the checkpoint's file (a run's checkpoint.pt and best.pt can be
+    at the same step)."""
     fd_name, kid_name = METRIC_NAMES[reports[0]["backbone"]]
     # every direction any checkpoint scored (a CycleGAN's two beside a CUT run's one), "-" where one has none
     dirs = list(dict.fromkeys(d for r in reports for d in r["directions"]))
-    titles = (f"{d + ' ' + fd_name:>15} {d + ' ' + kid_name:>22} {d + ' cycle PSNR':>15}" for d in dirs)
+    # pix2pix's curve showed a column of "-" for the cycle it has not, and not the truth PSNR that chose its best.pt
+    truth = any("truth_psnr" in row for r in reports for row in r["directions"].values())
+    titles = (
+        f"{d + ' ' + fd_name:>15} {d + ' ' + kid_name:>22} {d + ' cycle PSNR':>15}"
+        + (f" {d + ' truth PSNR':>15}" if truth else "")
+        for d in dirs
+    )
     head = f"{'step':>7}  " + "  ".join(titles) + "  checkpoint"
     lines = [head]
     for r in reports:
@@ -211,13 +220,13 @@ def format_curve(reports: list[dict[str, Any]]) -> str:
         for d in dirs:
             row = r["directions"].get(d)
             if row is None:
-                cells.append(f"{'-':>15} {'-':>22} {'-':>15}")
+                cells.append(f"{'-':>15} {'-':>22} {'-':>15}" + (f" {'-':>15}" if truth else ""))
                 continue
             left_out = r.get("fd_kid_note")  # a paired split of one image: "-" as in the table, not "nan"
             kid, fd = ("-", "-") if left_out else (_kid(row, kid_name), f"{row[fd_name]:.2f}")
             # no way back (CUT, pix2pix, a plain generator file): "-" as in the table; "nan" read as a NaN output
-            cycle = f"{row['cycle_psnr']:.2f}" if "cycle_psnr" in row else "-"
-            cells.append(f"{fd:>15} {kid:>22} {cycle:>15}")
+            cycle, vs_truth = (f"{row[k]:.2f}" if k in row else "-" for k in ("cycle_psnr", "truth_psnr"))
+            cells.append(f"{fd:>15} {kid:>22} {cycle:>15}" + (f" {vs_truth:>15}" if truth else ""))
         step = "-" if r["step"] is None else r["step"]  # a generator file of another project records none
         lines.append(f"{step!s:>7}  " + "  ".join(cells) + f"  {escape(r.get('checkpoint', '-'))}")
     return "\n".join(lines)
