@@ -533,6 +533,25 @@ def test_video_clips_in_the_folders_are_left_out_and_named(tmp_path):
         gather_inputs(CompareOptions("run", only_clips, [folder], str(tmp_path / "cmp")))
 
 
+def test_a_folders_files_of_no_image_kind_are_named_as_translate_names_them(tmp_path, capsys):
+    """A phone's HEIC photo or a text file in a --content or --style folder was left out of the comparison without a
+    word, where `translate` names them: now one warning per folder, once for a folder given to both."""
+    from cyclegan.compare import gather_inputs
+    from cyclegan.compare_options import CompareOptions
+
+    make_images(tmp_path / "d", 1, seed=7, size=(30, 30))
+    (tmp_path / "d" / "IMG_0001.HEIC").write_bytes(b"never decoded")
+    (tmp_path / "d" / "notes.txt").write_text("x")
+    folder = str(tmp_path / "d")
+    inputs = gather_inputs(CompareOptions("run", [folder], [folder], str(tmp_path / "cmp")))
+    assert [p.suffix for p in [*inputs.content, *inputs.references]] == [".png", ".png"]
+    err = capsys.readouterr().err
+    assert err == (
+        f"warning: {folder}: 2 files left out, not images compare reads: IMG_0001.HEIC, notes.txt; "
+        "1 HEIC or AVIF photo among them: convert them to JPEG or PNG\n"
+    )
+
+
 def test_an_avi_a_glob_matches_is_left_out_as_a_clip_not_an_error(tmp_path):
     """`translate` names an AVI (MPEG-TS, 3GP...) as a video it does not read; `compare --content 'd/*'` took that
     line as its input error and refused the whole comparison, where an MP4 in the same glob is left out."""

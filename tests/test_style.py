@@ -825,11 +825,13 @@ def test_stylize_takes_a_style_folder_as_compare_does(tmp_path, capsys):
     styles = [_image(folder / "a.png", 16, 16, seed=2), _image(folder / "b.png", 20, 16, seed=3)]
     styles.append(_image(folder / "sub" / "c.png", 16, 20, seed=4))
     (folder / "clip.mp4").write_bytes(b"")
+    (folder / "readme.txt").write_text("a file of no image kind: named, as translate names it (it went unsaid)")
     args = ["stylize", "--content", str(content), *"--size 16 --steps 1 --backbone lite0 --no-progress".split()]
     assert main([*args, "--style", str(folder), "--out", str(tmp_path / "o.png")]) == 0
     out, err = capsys.readouterr()
     assert out.startswith(f"style: 3 images from {folder} (sorted by name), blended equally\n")
     assert f"warning: {folder / 'clip.mp4'}: a video clip, not an image (left out)" in err
+    assert f"warning: {folder}: 1 file left out, not images stylize reads: readme.txt\n" in err
     options = GatysOptions(backbone="lite0", size=16, steps=1)
     expected = np.asarray(stylize(content, styles, options, progress=False).image)
     assert np.array_equal(np.asarray(Image.open(tmp_path / "o.png")), expected)  # the three, in that order

@@ -116,6 +116,8 @@ def gather_inputs(opts: CompareOptions) -> Inputs:
     if target is not None and (found := expand_inputs([str(target)])).errors:  # not after the work, losing it
         raise CycleGANError(f"option '--target': {found.errors[0]}")
     stems = image_stems(content.files, warn=True)  # named before any work, as translate names them
+    for line in dict.fromkeys([*content.unread, *style.unread]):  # a folder given as both is named once
+        print_warning(line)
     return Inputs(content.files, style.files, folders, target, content.folders, clips, stems)
 
 

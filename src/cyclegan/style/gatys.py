@@ -677,6 +677,8 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
     _blend_weights(len(styles.files), opts.gatys.style_blend)
     for clip in styles.clips:
         print_warning(f"warning: {escape(str(clip))}: a video clip, not an image (left out)")
+    for line in styles.unread:
+        print_warning(line)
     inputs = [opts.content, *styles.files]
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=styles.folders)
     device = resolve_device(opts.device)
