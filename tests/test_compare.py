@@ -312,6 +312,27 @@ def test_a_target_kid_could_not_use_is_not_asked_for_again(checkpoint, tmp_path)
     assert json.loads((tmp_path / "cmp" / "report.json").read_text())["target"] == str(tmp_path / "target")
 
 
+def test_a_vgg19_weights_file_is_named_beside_the_backbone_in_the_terminal_page_and_json(checkpoint, tmp_path, capsys):
+    """`compare --weights FILE` (one's own VGG19, here untrained) said "Gatys backbone: vgg19" in the terminal, the
+    page and report.json alike, as for torchvision's ImageNet weights: the file is named in all three now."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    from cyclegan.cli import main
+
+    torch.manual_seed(0)
+    vgg = tmp_path / "my_vgg19.pth"  # torchvision's key format; read with weights_only
+    torch.save({f"features.{k}": v for k, v in make_layers(cfgs["E"]).state_dict().items()}, vgg)
+    content = make_images(tmp_path / "content", 1, seed=7, size=(32, 32))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(32, 32))
+    out = tmp_path / "cmp"
+    args = ["compare", "--checkpoint", str(checkpoint), "--content", str(content[0]), "--style", str(style[0])]
+    args += ["--size", "32", "--steps", "1", "--weights", str(vgg), "--device", "cpu", "--no-progress"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert f"Gatys backbone: vgg19 from {vgg}; " in capsys.readouterr().out
+    assert f"Gatys: backbone <b>vgg19 from {vgg}</b>" in (out / "report.html").read_text()
+    assert json.loads((out / "report.json").read_text())["gatys"]["weights"] == str(vgg)
+
+
 def test_an_image_too_thin_to_measure_is_named_and_skipped(checkpoint, tmp_path):
     """A 60x1 photo is 16x1 at --size 16: SSIM's window raised a ValueError traceback after both methods had run
     on it, and the images compared before it were removed (a hostile probe)."""

@@ -265,7 +265,7 @@ def test_cli_stylize(tmp_path, vgg_file, capsys):
     # the vgg19 path through --weights (random weights: only the plumbing is checked); the same --out again
     vgg = ["--backbone", "vgg19", "--weights", str(vgg_file), "--overwrite"]
     assert main([*args, "--steps", "2", *vgg, "--no-progress"]) == 0
-    assert "backbone vgg19" in capsys.readouterr().out
+    assert f"backbone vgg19 from {vgg_file}, 2 steps" in capsys.readouterr().out  # the file named, not ImageNet's
     # a user error is one line, no traceback
     missing = [*args[:2], str(tmp_path / "missing.jpg"), *args[3:], "--backbone", "lite0", "--overwrite"]
     assert main(missing) == 2

@@ -615,6 +615,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         size=opts.size,
         gatys={
             "backbone": name,
+            "weights": opts.weights,  # None: the backbone's ImageNet weights (torchvision's, or Lite0's built in)
             "content_layers": list(d.content_layers),
             "style_layers": list(d.style_layers),
             "steps": opts.steps,

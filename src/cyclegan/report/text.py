@@ -241,7 +241,7 @@ def summary_lines(r: CompareReport) -> list[str]:
         )
     lines.append(f"{r.model}: {escape(r.checkpoint)}, {r.direction}")  # the run and the way it translated
     lines.append(
-        f"Gatys backbone: {r.gatys['backbone']}; content/style distances: Lite0 "
+        f"Gatys backbone: {escape(r.gatys_backbone())}; content/style distances: Lite0 "
         f"{r.metrics_backbone['content_layer']} / Gram {','.join(r.metrics_backbone['style_layers'])}"
     )
     if r.device:

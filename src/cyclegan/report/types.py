@@ -56,6 +56,12 @@ class CompareReport:
         terminal's and the page's summary: the page's said "gatys" beside the terminal's "Gatys"."""
         return {"cyclegan": self.model, "gatys": "Gatys"}.get(method, method)
 
+    def gatys_backbone(self) -> str:
+        """Gatys' backbone as the terminal and the page name it: "vgg19", or "vgg19 from FILE" where its weights were
+        a file (`--weights`): a comparison over one's own (or untrained) VGG19 weights read as one over ImageNet's."""
+        weights = self.gatys.get("weights")  # not in a report.json written before it was recorded
+        return f"{self.gatys['backbone']} from {weights}" if weights else self.gatys["backbone"]
+
     def mean(self, metric: str, method: str) -> float:
         """Mean of a per-image metric (a `Row` attribute, e.g. "ssim_y") of one method; NaN if none has it."""
         values = [getattr(r, metric)[method] for r in self.rows if method in getattr(r, metric)]
