@@ -433,6 +433,20 @@ def test_a_weight_that_overflows_the_loss_is_named_not_written_black(tmp_path, l
         stylize(content, style, opts, net=lite0, progress=False)
 
 
+def test_vgg19_weights_whose_features_overflow_are_named_not_a_weight_to_lower(tmp_path, vgg_file):
+    """A --weights file of values 30 times VGG19's overflowed the style loss at its default weight: the line said
+    "lower --style-weight", a flag `compare` does not have, where the file was the cause. Now the file is named."""
+    content, style = _image(tmp_path / "c.png", 32, 32, seed=1), _stripes(tmp_path / "s.png", 32)
+    big = tmp_path / "vgg19_x30.pth"
+    torch.save({k: v * 30 for k, v in torch.load(vgg_file, weights_only=True).items()}, big)
+    opts = GatysOptions(backbone="vgg19", weights=str(big), size=32, steps=1)
+    with pytest.raises(CycleGANError) as e:  # compare's Gatys runs through this stylize too
+        stylize(content, style, opts, progress=False)
+    said = str(e.value)
+    assert said.startswith("the Gatys style loss is not finite, whatever its weight: the vgg19 backbone's features ")
+    assert f"(its weights read from {big}) of these images overflow float32" in said and "--style-weight" not in said
+
+
 def test_an_image_too_small_for_vgg19s_pools_is_one_line(tmp_path, vgg_file):
     """vgg19's four pools before relu5_1 left a side under 16 px empty: torch's "Output size is too small"
     traceback (a hostile probe: --size 8, a 400x1 content image, --style-size 4)."""

@@ -309,6 +309,32 @@ def feature_targets(
     return content_target, blend_grams(grams, blend)
 
 
+def check_features_finite(
+    net: nn.Module,
+    x: torch.Tensor,
+    content_target: Mapping[str, torch.Tensor],
+    style_target: Mapping[str, torch.Tensor],
+    obj: Objective,
+    weights: str | None,
+) -> None:
+    """Refuse, naming the backbone, a loss that is not finite before its weights: the backbone's features of these
+    images overflow float32 (a --weights file of values far from VGG19's: scaled, or another network's). The line
+    said "lower --style-weight", a flag `compare` does not have, whatever the weight, where the file was the cause.
+    Called once the weighted loss is not finite (`check_finite` names the weights when this passes)."""
+    with torch.no_grad():
+        feats = net(x)
+        raw = {"content": content_loss(feats, content_target), "style": style_loss(feats, style_target)}
+    bad = [k for k, v in raw.items() if not math.isfinite(float(v))]
+    if not bad:
+        return
+    features = f"the {obj.backbone} backbone's features" + (f" (its weights read from {weights})" if weights else "")
+    fix = "give VGG19's ImageNet weights in torchvision's format" if weights else "give a backbone of finite features"
+    raise CycleGANError(
+        f"the Gatys {' and '.join(bad)} loss is not finite, whatever its weight: {features} of these images overflow "
+        f"float32; {fix}"
+    )
+
+
 def loss_terms(
     net: nn.Module,
     x: torch.Tensor,
@@ -619,6 +645,8 @@ def stylize(
         terms = loss_terms(net, x, content_target, style_target, obj)
         # the terms read back together: one wait for the device per step (on a GPU), not one per term
         history.append(dict(zip(terms, torch.stack([v.detach() for v in terms.values()]).tolist(), strict=True)))
+        if not math.isfinite(history[-1]["total"]):  # the backbone's overflow named, not a weight to lower
+            check_features_finite(net, x, content_target, style_target, obj, o.weights)
         check_finite(history[-1], len(history))
         return terms["total"], history[-1]["total"]
 
