@@ -570,6 +570,12 @@ def test_a_folders_files_of_no_image_kind_are_named_as_translate_names_them(tmp_
     assert err == (
         f"warning: {folder}: 2 files left out, not images compare reads: IMG_0001.HEIC, notes.txt; "
         "1 HEIC or AVIF photo among them: convert them to JPEG or PNG\n"
+    )  # --style's folder is KID's target too: named once
+    make_images(tmp_path / "t", 2, seed=8, size=(30, 30))
+    (tmp_path / "t" / "scan.raw").write_bytes(b"never decoded")
+    gather_inputs(CompareOptions("run", [folder], [folder], str(tmp_path / "cmp"), target=str(tmp_path / "t")))
+    assert (
+        f"warning: {tmp_path / 't'}: 1 file left out, not images compare reads: scan.raw\n" in capsys.readouterr().err
     )
 
 

@@ -81,7 +81,7 @@ from .style import (
 )
 from .style.backbones import DEFAULTS, Lite0Backbone
 from .style.gatys import too_thin
-from .translation import expand_inputs, still_images
+from .translation import expand_inputs, still_images, unread_warnings
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
 
@@ -113,10 +113,13 @@ def gather_inputs(opts: CompareOptions) -> Inputs:
     target = Path(opts.target) if opts.target else (folders[0] if folders else None)
     if target is not None and not target.is_dir():
         raise CycleGANError(f"option '--target': {target} is not a folder of target-domain images")
-    if target is not None and (found := expand_inputs([str(target)])).errors:  # not after the work, losing it
-        raise CycleGANError(f"option '--target': {found.errors[0]}")
+    unread = [*content.unread, *style.unread]
+    if target is not None:
+        if (found := expand_inputs([str(target)])).errors:  # not after the work, losing it
+            raise CycleGANError(f"option '--target': {found.errors[0]}")
+        unread += unread_warnings(found, "images compare reads")  # what KID leaves out of the target
     stems = image_stems(content.files, warn=True)  # named before any work, as translate names them
-    for line in dict.fromkeys([*content.unread, *style.unread]):  # a folder given as both is named once
+    for line in dict.fromkeys(unread):  # a folder given twice (the first --style folder, KID's target) named once
         print_warning(line)
     return Inputs(content.files, style.files, folders, target, content.folders, clips, stems)
 
