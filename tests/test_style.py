@@ -459,6 +459,12 @@ def test_an_image_too_small_for_vgg19s_pools_is_one_line(tmp_path, vgg_file):
     opts = GatysOptions(backbone="vgg19", size=16, style_size=4, steps=1)
     with pytest.raises(CycleGANError, match=r"style image .*s.png is 4x4 px .* a larger --style-size or --size"):
         stylize(square, style, opts, net=net, progress=False)
+    # with --weights, "or --backbone lite0" was refused in turn ("'--weights' is for the vgg19 backbone")
+    opts = GatysOptions(backbone="vgg19", weights=str(vgg_file), size=8, steps=1)
+    with pytest.raises(
+        CycleGANError, match=r"need 16 px a side: a larger --size, or --backbone lite0 without --weights$"
+    ):
+        stylize(content, style, opts, net=net, progress=False)
 
 
 def test_a_missing_weights_file_is_named_with_the_auto_backbone(tmp_path, monkeypatch):

@@ -277,10 +277,12 @@ def check_float32(net: nn.Module) -> None:
         raise CycleGANError(f"net: a backbone in {p.dtype}; stylize optimises in float32: give net.float()")
 
 
-def check_sides(net: nn.Module, content: torch.Tensor, styles: Mapping[str, torch.Tensor]) -> None:
+def check_sides(
+    net: nn.Module, content: torch.Tensor, styles: Mapping[str, torch.Tensor], *, weights: str | None = None
+) -> None:
     """Refuse, in one line before the work, an image (1, 3, H, W) whose short side leaves the backbone's deepest
     layer empty (vgg19's pools halve it: 16 px to relu5_1); torch stopped in a traceback ("Output size is too
-    small"). styles: name -> image."""
+    small"). styles: name -> image; weights: the --weights file given, which --backbone lite0 refuses."""
     least = getattr(net, "min_side", 1)
     named = [
         ("the content image", content, "--size"),
@@ -291,7 +293,7 @@ def check_sides(net: nn.Module, content: torch.Tensor, styles: Mapping[str, torc
         if min(h, w) < least:
             raise CycleGANError(
                 f"{what} is {w}x{h} px once resized; the {net.name} backbone's layers need {least} px a side: "
-                f"a larger {raise_}, or --backbone lite0"
+                f"a larger {raise_}, or --backbone lite0" + (" without --weights" if weights else "")
             )
 
 
@@ -634,7 +636,7 @@ def stylize(
     c = c.to(device)
     names = [os.fspath(s) if isinstance(s, (str, os.PathLike)) else f"{i + 1}" for i, s in enumerate(style_list)]
     named_styles = dict(zip(map(str, names), style_images, strict=True))
-    check_sides(net, c, named_styles)
+    check_sides(net, c, named_styles, weights=o.weights)
     check_memory(net, c, named_styles, o)
     content_target, style_target = feature_targets(net, c, style_images, obj, blend)
 
