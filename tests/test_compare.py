@@ -458,6 +458,18 @@ def test_fewer_references_than_refs_per_image_is_a_note():
     ]
 
 
+def test_a_kid_of_one_subset_is_not_said_to_have_a_std_to_read():
+    """4 images against a target of 4: KID's one subset is both sets whole, so no std is shown ("0.2423"), while the
+    note said "read the std"."""
+    from cyclegan.compare import Inputs, caveats
+
+    inputs = Inputs([Path("c.png")], [Path("s.png")], [], Path("target"))
+    assert caveats("vgg19", inputs, 4)[-1] == "KID over 4 images is very noisy: read the std, compare large gaps only."
+    assert caveats("vgg19", inputs, 4, kid_spread=False)[-1] == (
+        "KID over 4 images is very noisy: its one subset (both sets whole) gives it no std, compare large gaps only."
+    )
+
+
 def test_the_held_out_folder_suggested_is_the_style_domains_own():
     """`--style DATA/trainB` without --target: the note told to give `--target` "a held-out folder (e.g. testA)",
     the other domain's test images, whatever the domain of the style."""

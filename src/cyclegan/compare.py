@@ -352,9 +352,11 @@ def held_out_example(folder: Path) -> str:
     return "e.g. the test split of its domain"
 
 
-def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: int = 1) -> list[str]:
+def caveats(
+    gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: int = 1, *, kid_spread: bool = True
+) -> list[str]:
     """Notes for the reader where the set-up favours one method, the numbers are noisy or fewer references were
-    drawn than asked for."""
+    drawn than asked for. `kid_spread`: whether KID has a std to read (not when both sets were whole subsets)."""
     notes: list[str] = []
     if refs_per_image > len(inputs.references):  # the report said 100 references while each image had 4
         notes.append(
@@ -373,7 +375,9 @@ def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: 
                 f"a held-out folder ({held_out_example(inputs.target)}) for an unbiased domain score."
             )
         if 2 <= n_images < 20:  # under 2, KID is not computed (a note of its own)
-            notes.append(f"KID over {n_images} images is very noisy: read the std, compare large gaps only.")
+            # 4 images against a target of 4: one subset, no std shown, and the note said "read the std"
+            spread = "read the std" if kid_spread else "its one subset (both sets whole) gives it no std"
+            notes.append(f"KID over {n_images} images is very noisy: {spread}, compare large gaps only.")
     return notes
 
 
@@ -598,7 +602,8 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         except KeyboardInterrupt as e:
             # reading a large target folder takes a while: a Ctrl-C there removed every image compared, all of them
             interrupted, by = f"while KID read {inputs.target}, after the last content image", stop_name(e)
-    notes = caveats(name, inputs, len(rows), opts.refs_per_image)
+    spread = kid is None or any(kid[k]["std"] != 0 for k in METHODS)  # as `report.kid_text` shows a std
+    notes = caveats(name, inputs, len(rows), opts.refs_per_image, kid_spread=spread)
     if interrupted is not None:
         kid_note = "; KID was not computed" if inputs.target and len(rows) >= 2 else ""
         notes.insert(
