@@ -311,30 +311,32 @@ def feature_targets(
     return content_target, blend_grams(grams, blend)
 
 
-def check_features_finite(
-    net: nn.Module,
-    x: torch.Tensor,
-    content_target: Mapping[str, torch.Tensor],
-    style_target: Mapping[str, torch.Tensor],
-    obj: Objective,
-    weights: str | None,
-) -> None:
-    """Refuse, naming the backbone, a loss that is not finite before its weights: the backbone's features of these
-    images overflow float32 (a --weights file of values far from VGG19's: scaled, or another network's). The line
-    said "lower --style-weight", a flag `compare` does not have, whatever the weight, where the file was the cause.
-    Called once the weighted loss is not finite (`check_finite` names the weights when this passes)."""
-    with torch.no_grad():
-        feats = net(x)
-        raw = {"content": content_loss(feats, content_target), "style": style_loss(feats, style_target)}
-    bad = [k for k, v in raw.items() if not math.isfinite(float(v))]
+def check_features_finite(unweighted: Mapping[str, torch.Tensor], backbone: str, weights: str | None) -> None:
+    """Refuse, naming the backbone, loss terms not finite before their weights (`unweighted_terms`): the backbone's
+    features of these images overflow float32 (a --weights file of values far from VGG19's: scaled, or another
+    network's). The line said "lower --style-weight", a flag `compare` does not have, whatever the weight, where the
+    file was the cause. Checked once the weighted loss is not finite (`check_finite` names the weights if this
+    passes)."""
+    bad = [k for k, v in unweighted.items() if not math.isfinite(float(v))]
     if not bad:
         return
-    features = f"the {obj.backbone} backbone's features" + (f" (its weights read from {weights})" if weights else "")
+    features = f"the {backbone} backbone's features" + (f" (its weights read from {weights})" if weights else "")
     fix = "give VGG19's ImageNet weights in torchvision's format" if weights else "give a backbone of finite features"
     raise CycleGANError(
         f"the Gatys {' and '.join(bad)} loss is not finite, whatever its weight: {features} of these images overflow "
         f"float32; {fix}"
     )
+
+
+def unweighted_terms(
+    net: nn.Module,
+    x: torch.Tensor,
+    content_target: Mapping[str, torch.Tensor],
+    style_target: Mapping[str, torch.Tensor],
+) -> dict[str, torch.Tensor]:
+    """The content and style terms of Gatys et al.'s loss for the image x (1, 3, H, W) in [0, 1], before weights."""
+    feats = net(x)
+    return {"content": content_loss(feats, content_target), "style": style_loss(feats, style_target)}
 
 
 def loss_terms(
@@ -345,10 +347,10 @@ def loss_terms(
     obj: Objective,
 ) -> dict[str, torch.Tensor]:
     """The weighted terms of Gatys et al.'s loss for the image x (1, 3, H, W) in [0, 1], and their total."""
-    feats = net(x)
+    raw = unweighted_terms(net, x, content_target, style_target)
     terms = {
-        "content": obj.content_weight * content_loss(feats, content_target),
-        "style": obj.style_weight * style_loss(feats, style_target),
+        "content": obj.content_weight * raw["content"],
+        "style": obj.style_weight * raw["style"],
         "tv": obj.tv_weight * tv_loss(x),
     }
     terms["total"] = terms["content"] + terms["style"] + terms["tv"]
@@ -648,7 +650,8 @@ def stylize(
         # the terms read back together: one wait for the device per step (on a GPU), not one per term
         history.append(dict(zip(terms, torch.stack([v.detach() for v in terms.values()]).tolist(), strict=True)))
         if not math.isfinite(history[-1]["total"]):  # the backbone's overflow named, not a weight to lower
-            check_features_finite(net, x, content_target, style_target, obj, o.weights)
+            with torch.no_grad():
+                check_features_finite(unweighted_terms(net, x, content_target, style_target), obj.backbone, o.weights)
         check_finite(history[-1], len(history))
         return terms["total"], history[-1]["total"]
 
