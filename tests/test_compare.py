@@ -333,6 +333,31 @@ def test_a_vgg19_weights_file_is_named_beside_the_backbone_in_the_terminal_page_
     assert json.loads((out / "report.json").read_text())["gatys"]["weights"] == str(vgg)
 
 
+def test_the_report_says_which_weights_of_which_step_translated(tmp_path, capsys):
+    """`compare --ema on` and `--ema off` of a checkpoint keeping averaged weights (--ema-decay) gave two reports
+    whose model line was the same, "CycleGAN: RUN, AtoB": which weights, of which step, was nowhere (export says)."""
+    from cyclegan.checkpoint import FORMAT
+    from cyclegan.cli import main
+    from cyclegan.config import resolve
+    from cyclegan.models import build_models
+
+    cfg = resolve({"ngf": 8, "n_blocks": 1, "size": 32})
+    torch.manual_seed(0)
+    models = {k: m.state_dict() for k, m in build_models(cfg.model).items()}
+    ema = {k: {n: t + 0.01 for n, t in models[k].items()} for k in ("G", "F")}
+    ckpt = tmp_path / "checkpoint.pt"
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 120, "models": models, "ema": ema}, ckpt)
+    content = make_images(tmp_path / "content", 1, seed=7, size=(32, 32))[0]
+    args = ["compare", "--checkpoint", str(ckpt), "--content", str(content), "--style", str(content)]
+    args += [*"--size 16 --steps 1 --backbone lite0 --device cpu --no-progress".split()]
+    for choice, weights in (("on", "averaged (--ema-decay)"), ("off", "last (not averaged)")):
+        out = tmp_path / f"cmp_{choice}"
+        assert main([*args, "--ema", choice, "--out", str(out)]) == 0
+        assert f"CycleGAN: {ckpt}, AtoB, step 120, {weights} weights\n" in capsys.readouterr().out
+        assert f"</code>, AtoB, step 120, {weights} weights. Gatys" in (out / "report.html").read_text()
+        assert json.loads((out / "report.json").read_text())["model_weights"] == {"step": "120", "weights": weights}
+
+
 def test_an_image_too_thin_to_measure_is_named_and_skipped(checkpoint, tmp_path):
     """A 60x1 photo is 16x1 at --size 16: SSIM's window raised a ValueError traceback after both methods had run
     on it, and the images compared before it were removed (a hostile probe)."""

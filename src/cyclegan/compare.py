@@ -63,6 +63,7 @@ from .loading import (
     picks_nothing,
     translated_direction,
     warn_direction_unused,
+    weights_record,
 )
 from .pretrained import lite0_model
 from .process import Terminated
@@ -644,6 +645,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         interrupted=interrupted is not None,
         device=device_text(device),
         target=str(inputs.target) if inputs.target else None,
+        model_weights=weights_record(G),
     )
     if report.interrupted:
         write_report(report, out)
