@@ -15,7 +15,7 @@ from conftest import make_images
 from cyclegan.errors import CycleGANError
 from cyclegan.evaluate.distances import feature_distance
 from cyclegan.evaluate.metrics import luminance, ssim_y
-from helpers import tiny_published_generator
+from helpers import save_ema_checkpoint, tiny_published_generator
 
 
 @pytest.mark.slow
@@ -336,17 +336,9 @@ def test_a_vgg19_weights_file_is_named_beside_the_backbone_in_the_terminal_page_
 def test_the_report_says_which_weights_of_which_step_translated(tmp_path, capsys):
     """`compare --ema on` and `--ema off` of a checkpoint keeping averaged weights (--ema-decay) gave two reports
     whose model line was the same, "CycleGAN: RUN, AtoB": which weights, of which step, was nowhere (export says)."""
-    from cyclegan.checkpoint import FORMAT
     from cyclegan.cli import main
-    from cyclegan.config import resolve
-    from cyclegan.models import build_models
 
-    cfg = resolve({"ngf": 8, "n_blocks": 1, "size": 32})
-    torch.manual_seed(0)
-    models = {k: m.state_dict() for k, m in build_models(cfg.model).items()}
-    ema = {k: {n: t + 0.01 for n, t in models[k].items()} for k in ("G", "F")}
-    ckpt = tmp_path / "checkpoint.pt"
-    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 120, "models": models, "ema": ema}, ckpt)
+    ckpt = save_ema_checkpoint(tmp_path / "checkpoint.pt")
     content = make_images(tmp_path / "content", 1, seed=7, size=(32, 32))[0]
     args = ["compare", "--checkpoint", str(ckpt), "--content", str(content), "--style", str(content)]
     args += [*"--size 16 --steps 1 --backbone lite0 --device cpu --no-progress".split()]
