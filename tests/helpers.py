@@ -259,6 +259,17 @@ def save_tiny_checkpoint(path: Path) -> Path:
     return path
 
 
+def save_ema_checkpoint(path: Path, step: int = 120) -> Path:
+    """A checkpoint of a tiny untrained model (fixed seed) keeping averaged weights (--ema-decay) beside its last ones,
+    each averaged weight 0.01 from the last: `--ema on` and `--ema off` translate differently."""
+    cfg = resolve({"ngf": 8, "n_blocks": 1, "size": 32})
+    torch.manual_seed(0)
+    models = {k: m.state_dict() for k, m in build_models(cfg.model).items()}
+    ema = {k: {n: t + 0.01 for n, t in models[k].items()} for k in ("G", "F")}
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": step, "models": models, "ema": ema}, path)
+    return path
+
+
 def tiny_published_generator(seed: int = 0) -> torch.nn.Module:
     """A generator of the published files' kind (the reference's ResNet, InstanceNorm), tiny: 2 blocks of 8 filters,
     the architecture the tests take the catalogue's to be (`conftest.tiny_published_architecture`)."""

@@ -15,7 +15,7 @@ from conftest import make_images
 from cyclegan.errors import CycleGANError
 from cyclegan.evaluate.distances import feature_distance
 from cyclegan.evaluate.metrics import luminance, ssim_y
-from helpers import tiny_published_generator
+from helpers import save_ema_checkpoint, tiny_published_generator
 
 
 @pytest.mark.slow
@@ -312,6 +312,44 @@ def test_a_target_kid_could_not_use_is_not_asked_for_again(checkpoint, tmp_path)
     assert json.loads((tmp_path / "cmp" / "report.json").read_text())["target"] == str(tmp_path / "target")
 
 
+def test_a_vgg19_weights_file_is_named_beside_the_backbone_in_the_terminal_page_and_json(checkpoint, tmp_path, capsys):
+    """`compare --weights FILE` (one's own VGG19, here untrained) said "Gatys backbone: vgg19" in the terminal, the
+    page and report.json alike, as for torchvision's ImageNet weights: the file is named in all three now."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    from cyclegan.cli import main
+
+    torch.manual_seed(0)
+    vgg = tmp_path / "my_vgg19.pth"  # torchvision's key format; read with weights_only
+    torch.save({f"features.{k}": v for k, v in make_layers(cfgs["E"]).state_dict().items()}, vgg)
+    content = make_images(tmp_path / "content", 1, seed=7, size=(32, 32))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(32, 32))
+    out = tmp_path / "cmp"
+    args = ["compare", "--checkpoint", str(checkpoint), "--content", str(content[0]), "--style", str(style[0])]
+    args += ["--size", "32", "--steps", "1", "--weights", str(vgg), "--device", "cpu", "--no-progress"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert f"Gatys backbone: vgg19 from {vgg}; " in capsys.readouterr().out
+    assert f"Gatys: backbone <b>vgg19 from {vgg}</b>" in (out / "report.html").read_text()
+    assert json.loads((out / "report.json").read_text())["gatys"]["weights"] == str(vgg)
+
+
+def test_the_report_says_which_weights_of_which_step_translated(tmp_path, capsys):
+    """`compare --ema on` and `--ema off` of a checkpoint keeping averaged weights (--ema-decay) gave two reports
+    whose model line was the same, "CycleGAN: RUN, AtoB": which weights, of which step, was nowhere (export says)."""
+    from cyclegan.cli import main
+
+    ckpt = save_ema_checkpoint(tmp_path / "checkpoint.pt")
+    content = make_images(tmp_path / "content", 1, seed=7, size=(32, 32))[0]
+    args = ["compare", "--checkpoint", str(ckpt), "--content", str(content), "--style", str(content)]
+    args += [*"--size 16 --steps 1 --backbone lite0 --device cpu --no-progress".split()]
+    for choice, weights in (("on", "averaged (--ema-decay)"), ("off", "last (not averaged)")):
+        out = tmp_path / f"cmp_{choice}"
+        assert main([*args, "--ema", choice, "--out", str(out)]) == 0
+        assert f"CycleGAN: {ckpt}, AtoB, step 120, {weights} weights\n" in capsys.readouterr().out
+        assert f"</code>, AtoB, step 120, {weights} weights. Gatys" in (out / "report.html").read_text()
+        assert json.loads((out / "report.json").read_text())["model_weights"] == {"step": "120", "weights": weights}
+
+
 def test_an_image_too_thin_to_measure_is_named_and_skipped(checkpoint, tmp_path):
     """A 60x1 photo is 16x1 at --size 16: SSIM's window raised a ValueError traceback after both methods had run
     on it, and the images compared before it were removed (a hostile probe)."""
@@ -437,6 +475,18 @@ def test_fewer_references_than_refs_per_image_is_a_note():
     ]
 
 
+def test_a_kid_of_one_subset_is_not_said_to_have_a_std_to_read():
+    """4 images against a target of 4: KID's one subset is both sets whole, so no std is shown ("0.2423"), while the
+    note said "read the std"."""
+    from cyclegan.compare import Inputs, caveats
+
+    inputs = Inputs([Path("c.png")], [Path("s.png")], [], Path("target"))
+    assert caveats("vgg19", inputs, 4)[-1] == "KID over 4 images is very noisy: read the std, compare large gaps only."
+    assert caveats("vgg19", inputs, 4, kid_spread=False)[-1] == (
+        "KID over 4 images is very noisy: its one subset (both sets whole) gives it no std, compare large gaps only."
+    )
+
+
 def test_the_held_out_folder_suggested_is_the_style_domains_own():
     """`--style DATA/trainB` without --target: the note told to give `--target` "a held-out folder (e.g. testA)",
     the other domain's test images, whatever the domain of the style."""
@@ -531,6 +581,31 @@ def test_video_clips_in_the_folders_are_left_out_and_named(tmp_path):
     only_clips = [str(tmp_path / "d" / "clip.mp4")]
     with pytest.raises(CycleGANError, match="^option '--content': no still image, only video clips"):
         gather_inputs(CompareOptions("run", only_clips, [folder], str(tmp_path / "cmp")))
+
+
+def test_a_folders_files_of_no_image_kind_are_named_as_translate_names_them(tmp_path, capsys):
+    """A phone's HEIC photo or a text file in a --content or --style folder was left out of the comparison without a
+    word, where `translate` names them: now one warning per folder, once for a folder given to both."""
+    from cyclegan.compare import gather_inputs
+    from cyclegan.compare_options import CompareOptions
+
+    make_images(tmp_path / "d", 1, seed=7, size=(30, 30))
+    (tmp_path / "d" / "IMG_0001.HEIC").write_bytes(b"never decoded")
+    (tmp_path / "d" / "notes.txt").write_text("x")
+    folder = str(tmp_path / "d")
+    inputs = gather_inputs(CompareOptions("run", [folder], [folder], str(tmp_path / "cmp")))
+    assert [p.suffix for p in [*inputs.content, *inputs.references]] == [".png", ".png"]
+    err = capsys.readouterr().err
+    assert err == (
+        f"warning: {folder}: 2 files left out, not images compare reads: IMG_0001.HEIC, notes.txt; "
+        "1 HEIC or AVIF photo among them: convert them to JPEG or PNG\n"
+    )  # --style's folder is KID's target too: named once
+    make_images(tmp_path / "t", 2, seed=8, size=(30, 30))
+    (tmp_path / "t" / "scan.raw").write_bytes(b"never decoded")
+    gather_inputs(CompareOptions("run", [folder], [folder], str(tmp_path / "cmp"), target=str(tmp_path / "t")))
+    assert (
+        f"warning: {tmp_path / 't'}: 1 file left out, not images compare reads: scan.raw\n" in capsys.readouterr().err
+    )
 
 
 def test_an_avi_a_glob_matches_is_left_out_as_a_clip_not_an_error(tmp_path):

@@ -16,7 +16,7 @@ from cyclegan.config import resolve
 from cyclegan.errors import CycleGANError
 from cyclegan.loading import load_generator
 from cyclegan.models import build_models
-from helpers import cli_signalled_at, tiny_published_generator
+from helpers import cli_signalled_at, save_ema_checkpoint, tiny_published_generator
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
@@ -508,12 +508,7 @@ def test_a_generator_with_the_faster_cpu_layers_of_training_exports_as_the_plain
 def test_the_metadata_says_which_weights_of_which_step_were_exported(tmp_path):
     """A checkpoint that keeps averaged weights (--ema-decay) exported with --ema on and with --ema off gave two
     different files whose metadata were the same: a reader could not tell which weights, nor which step, it had."""
-    cfg = resolve({"ngf": 8, "n_blocks": 1, "size": 32})
-    torch.manual_seed(0)
-    models = {k: m.state_dict() for k, m in build_models(cfg.model).items()}
-    ema = {k: {n: t + 0.01 for n, t in models[k].items()} for k in ("G", "F")}
-    ckpt = tmp_path / "checkpoint.pt"
-    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 120, "models": models, "ema": ema}, ckpt)
+    ckpt = save_ema_checkpoint(tmp_path / "checkpoint.pt")
     recorded = {}
     for choice in ("on", "off"):
         out = tmp_path / f"g_{choice}.onnx"
@@ -528,13 +523,7 @@ def test_a_generator_saved_by_save_generator_exports_saying_which_weights_it_hol
     ones: the export of that file said 'last (not averaged)' of the averaged weights."""
     import cyclegan
 
-    cfg = resolve({"ngf": 8, "n_blocks": 1, "size": 32})
-    torch.manual_seed(0)
-    models = {k: m.state_dict() for k, m in build_models(cfg.model).items()}
-    ema = {k: {n: t + 0.01 for n, t in models[k].items()} for k in ("G", "F")}
-    torch.save(
-        {"format": FORMAT, "config": cfg.to_dict(), "step": 120, "models": models, "ema": ema}, tmp_path / "c.pt"
-    )
+    save_ema_checkpoint(tmp_path / "c.pt")
     for choice, weights in (("auto", "averaged (--ema-decay)"), ("off", "last (not averaged)")):
         saved = cyclegan.save_generator(
             cyclegan.load_generator(tmp_path / "c.pt", ema=choice), tmp_path / f"{choice}.pt"

@@ -265,7 +265,7 @@ def test_cli_stylize(tmp_path, vgg_file, capsys):
     # the vgg19 path through --weights (random weights: only the plumbing is checked); the same --out again
     vgg = ["--backbone", "vgg19", "--weights", str(vgg_file), "--overwrite"]
     assert main([*args, "--steps", "2", *vgg, "--no-progress"]) == 0
-    assert "backbone vgg19" in capsys.readouterr().out
+    assert f"backbone vgg19 from {vgg_file}, 2 steps" in capsys.readouterr().out  # the file named, not ImageNet's
     # a user error is one line, no traceback
     missing = [*args[:2], str(tmp_path / "missing.jpg"), *args[3:], "--backbone", "lite0", "--overwrite"]
     assert main(missing) == 2
@@ -433,6 +433,20 @@ def test_a_weight_that_overflows_the_loss_is_named_not_written_black(tmp_path, l
         stylize(content, style, opts, net=lite0, progress=False)
 
 
+def test_vgg19_weights_whose_features_overflow_are_named_not_a_weight_to_lower(tmp_path, vgg_file):
+    """A --weights file of values 30 times VGG19's overflowed the style loss at its default weight: the line said
+    "lower --style-weight", a flag `compare` does not have, where the file was the cause. Now the file is named."""
+    content, style = _image(tmp_path / "c.png", 32, 32, seed=1), _stripes(tmp_path / "s.png", 32)
+    big = tmp_path / "vgg19_x30.pth"
+    torch.save({k: v * 30 for k, v in torch.load(vgg_file, weights_only=True).items()}, big)
+    opts = GatysOptions(backbone="vgg19", weights=str(big), size=32, steps=1)
+    with pytest.raises(CycleGANError) as e:  # compare's Gatys runs through this stylize too
+        stylize(content, style, opts, progress=False)
+    said = str(e.value)
+    assert said.startswith("the Gatys style loss is not finite, whatever its weight: the vgg19 backbone's features ")
+    assert f"(its weights read from {big}) of these images overflow float32" in said and "--style-weight" not in said
+
+
 def test_an_image_too_small_for_vgg19s_pools_is_one_line(tmp_path, vgg_file):
     """vgg19's four pools before relu5_1 left a side under 16 px empty: torch's "Output size is too small"
     traceback (a hostile probe: --size 8, a 400x1 content image, --style-size 4)."""
@@ -445,6 +459,12 @@ def test_an_image_too_small_for_vgg19s_pools_is_one_line(tmp_path, vgg_file):
     opts = GatysOptions(backbone="vgg19", size=16, style_size=4, steps=1)
     with pytest.raises(CycleGANError, match=r"style image .*s.png is 4x4 px .* a larger --style-size or --size"):
         stylize(square, style, opts, net=net, progress=False)
+    # with --weights, "or --backbone lite0" was refused in turn ("'--weights' is for the vgg19 backbone")
+    opts = GatysOptions(backbone="vgg19", weights=str(vgg_file), size=8, steps=1)
+    with pytest.raises(
+        CycleGANError, match=r"need 16 px a side: a larger --size, or --backbone lite0 without --weights$"
+    ):
+        stylize(content, style, opts, net=net, progress=False)
 
 
 def test_a_missing_weights_file_is_named_with_the_auto_backbone(tmp_path, monkeypatch):
@@ -825,11 +845,13 @@ def test_stylize_takes_a_style_folder_as_compare_does(tmp_path, capsys):
     styles = [_image(folder / "a.png", 16, 16, seed=2), _image(folder / "b.png", 20, 16, seed=3)]
     styles.append(_image(folder / "sub" / "c.png", 16, 20, seed=4))
     (folder / "clip.mp4").write_bytes(b"")
+    (folder / "readme.txt").write_text("a file of no image kind: named, as translate names it (it went unsaid)")
     args = ["stylize", "--content", str(content), *"--size 16 --steps 1 --backbone lite0 --no-progress".split()]
     assert main([*args, "--style", str(folder), "--out", str(tmp_path / "o.png")]) == 0
     out, err = capsys.readouterr()
     assert out.startswith(f"style: 3 images from {folder} (sorted by name), blended equally\n")
     assert f"warning: {folder / 'clip.mp4'}: a video clip, not an image (left out)" in err
+    assert f"warning: {folder}: 1 file left out, not images stylize reads: readme.txt\n" in err
     options = GatysOptions(backbone="lite0", size=16, steps=1)
     expected = np.asarray(stylize(content, styles, options, progress=False).image)
     assert np.array_equal(np.asarray(Image.open(tmp_path / "o.png")), expected)  # the three, in that order

@@ -567,7 +567,9 @@ def run_stylize(opts, _: argparse.Namespace) -> int:
     w, h = result.image.size
     n = len(result.losses)
     steps = f"{counted(n, 'step')}, {result.seconds:.1f} s"  # `--steps 1` said "1 steps"
-    print(f"wrote {escape(opts.out)} ({w}x{h}, backbone {result.backbone}, {steps})")  # a name: one line
+    # a --weights file named: an image over one's own (or untrained) VGG19 weights read as one over ImageNet's
+    backbone = f"{result.backbone} from {opts.gatys.weights}" if opts.gatys.weights else result.backbone
+    print(f"wrote {escape(opts.out)} ({w}x{h}, backbone {escape(backbone)}, {steps})")  # a name: one line
     if result.interrupted:  # the best image so far was written; the status says it is not the whole run
         with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
             print(f"{stop.word} at step {n} of {opts.gatys.steps}: the image is the best so far", file=sys.stderr)

@@ -63,6 +63,7 @@ from .loading import (
     picks_nothing,
     translated_direction,
     warn_direction_unused,
+    weights_record,
 )
 from .pretrained import lite0_model
 from .process import Terminated
@@ -81,7 +82,7 @@ from .style import (
 )
 from .style.backbones import DEFAULTS, Lite0Backbone
 from .style.gatys import too_thin
-from .translation import expand_inputs, still_images
+from .translation import expand_inputs, still_images, unread_warnings
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
 
@@ -113,9 +114,14 @@ def gather_inputs(opts: CompareOptions) -> Inputs:
     target = Path(opts.target) if opts.target else (folders[0] if folders else None)
     if target is not None and not target.is_dir():
         raise CycleGANError(f"option '--target': {target} is not a folder of target-domain images")
-    if target is not None and (found := expand_inputs([str(target)])).errors:  # not after the work, losing it
-        raise CycleGANError(f"option '--target': {found.errors[0]}")
+    unread = [*content.unread, *style.unread]
+    if target is not None:
+        if (found := expand_inputs([str(target)])).errors:  # not after the work, losing it
+            raise CycleGANError(f"option '--target': {found.errors[0]}")
+        unread += unread_warnings(found, "images compare reads")  # what KID leaves out of the target
     stems = image_stems(content.files, warn=True)  # named before any work, as translate names them
+    for line in dict.fromkeys(unread):  # a folder given twice (the first --style folder, KID's target) named once
+        print_warning(line)
     return Inputs(content.files, style.files, folders, target, content.folders, clips, stems)
 
 
@@ -347,9 +353,11 @@ def held_out_example(folder: Path) -> str:
     return "e.g. the test split of its domain"
 
 
-def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: int = 1) -> list[str]:
+def caveats(
+    gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: int = 1, *, kid_spread: bool = True
+) -> list[str]:
     """Notes for the reader where the set-up favours one method, the numbers are noisy or fewer references were
-    drawn than asked for."""
+    drawn than asked for. `kid_spread`: whether KID has a std to read (not when both sets were whole subsets)."""
     notes: list[str] = []
     if refs_per_image > len(inputs.references):  # the report said 100 references while each image had 4
         notes.append(
@@ -368,7 +376,9 @@ def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: 
                 f"a held-out folder ({held_out_example(inputs.target)}) for an unbiased domain score."
             )
         if 2 <= n_images < 20:  # under 2, KID is not computed (a note of its own)
-            notes.append(f"KID over {n_images} images is very noisy: read the std, compare large gaps only.")
+            # 4 images against a target of 4: one subset, no std shown, and the note said "read the std"
+            spread = "read the std" if kid_spread else "its one subset (both sets whole) gives it no std"
+            notes.append(f"KID over {n_images} images is very noisy: {spread}, compare large gaps only.")
     return notes
 
 
@@ -593,7 +603,8 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         except KeyboardInterrupt as e:
             # reading a large target folder takes a while: a Ctrl-C there removed every image compared, all of them
             interrupted, by = f"while KID read {inputs.target}, after the last content image", stop_name(e)
-    notes = caveats(name, inputs, len(rows), opts.refs_per_image)
+    spread = kid is None or any(kid[k]["std"] != 0 for k in METHODS)  # as `report.kid_text` shows a std
+    notes = caveats(name, inputs, len(rows), opts.refs_per_image, kid_spread=spread)
     if interrupted is not None:
         kid_note = "; KID was not computed" if inputs.target and len(rows) >= 2 else ""
         notes.insert(
@@ -613,6 +624,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         size=opts.size,
         gatys={
             "backbone": name,
+            "weights": opts.weights,  # None: the backbone's ImageNet weights (torchvision's, or Lite0's built in)
             "content_layers": list(d.content_layers),
             "style_layers": list(d.style_layers),
             "steps": opts.steps,
@@ -633,6 +645,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         interrupted=interrupted is not None,
         device=device_text(device),
         target=str(inputs.target) if inputs.target else None,
+        model_weights=weights_record(G),
     )
     if report.interrupted:
         write_report(report, out)

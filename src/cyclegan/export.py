@@ -28,7 +28,7 @@ from .errors import CycleGANError, install_extra
 from .export_options import FORMATS, MIN_OPSET, OPSET, ExportFormat, ExportOptions, format_for
 from .files import check_outputs, claim_file, write_atomic
 from .inference import check_output, least_size, pad_for_generator, size_multiple, uncompiled
-from .loading import checkpoint_file, load_generator_and_direction
+from .loading import checkpoint_file, load_generator_and_direction, weights_record
 from .models.fused import plain_layers
 
 TOLERANCE = 1e-4  # max abs difference from PyTorch accepted for an export, on outputs in [-1, 1]
@@ -303,10 +303,7 @@ def export_checkpoint(opts: ExportOptions) -> ExportResult:
     # cached file's place is this machine's
     source = opts.checkpoint if zoo.is_spec(opts.checkpoint) else recorded_checkpoint(opts.checkpoint, opts.out)
     meta = {"direction": direction or "unknown", "checkpoint": source}
-    # which weights of which step: exports of one checkpoint with --ema on and off were alike to their readers
-    if (origin := getattr(net, "_cyclegan_origin", None)) is not None and origin.config is not None:
-        meta["step"] = str(origin.step)
-        meta["weights"] = "averaged (--ema-decay)" if origin.averaged else "last (not averaged)"
+    meta |= weights_record(net)  # which weights of which step (none for another project's file)
     if (published := zoo.MODELS.get(zoo.cached_name(checkpoint_file(opts.checkpoint)) or "")) is not None:
         meta["translates"] = f"{published.does} ({published.direction} of {published.dataset})"
     fmt = format_for(opts.out, opts.format)

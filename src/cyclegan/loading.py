@@ -236,6 +236,16 @@ def held_directions(ckpt: dict, *, source: str) -> tuple[Direction, ...]:
 _BUILDING = threading.Lock()
 
 
+def weights_record(net: nn.Module) -> dict[str, str]:
+    """Which step and which weights of a run `net` holds, from its `Origin`: {"step": "N", "weights": "averaged
+    (--ema-decay)" or "last (not averaged)"}; {} for another project's generator. `export` records them in the
+    file, `compare` in its report: two of one checkpoint with --ema on and off were alike to their readers."""
+    origin = getattr(net, "_cyclegan_origin", None)
+    if origin is None or origin.config is None:
+        return {}
+    return {"step": str(origin.step), "weights": "averaged (--ema-decay)" if origin.averaged else "last (not averaged)"}
+
+
 def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoice = "auto") -> nn.Module:
     """`load_generator` on a file already read by `load_file` (`source` names it): every generator of one
     evaluation comes from one read, so a checkpoint replaced meanwhile (a run still training) cannot mix

@@ -122,6 +122,18 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
     return found
 
 
+def unread_warnings(found: Inputs, reads: str) -> list[str]:
+    """A warning per input folder holding files of no kind read (`Inputs.unread`), up to three of them named:
+    a HEIC photo or a RAW file among JPEGs was left out without a word. `reads`: what the command reads."""
+    lines = []
+    for folder, unread in found.unread.items():
+        if unread:
+            names = ", ".join(p.name for p in unread[:3]) + (", ..." if len(unread) > 3 else "")
+            left = counted(len(unread), "file")
+            lines.append(f"warning: {folder}: {left} left out, not {reads}: {names}{phone_photos(unread)}")
+    return lines
+
+
 @dataclass(frozen=True)
 class Stills:
     """The still images an option's files, folders and globs name (`still_images`), the clips among them left out."""
@@ -129,13 +141,15 @@ class Stills:
     files: list[Path]  # in order; a folder's sorted by name
     folders: list[Path]  # the folders among them (searched recursively)
     clips: list[Path]  # video files met: left out, to be named
+    unread: list[str] = field(default_factory=list)  # warnings of a folder's files of no kind read (`unread_warnings`)
 
 
 def still_images(items: Sequence[str], flag: str, command: str) -> Stills:
     """The still images `items` (files, folders, glob patterns: `expand_inputs`) name, as `compare` and `stylize`
     take --content and --style: the first that names nothing, or a folder of no image, refused naming `flag`; a
     video clip (a folder may hold clips for `translate`) left out, to be named, as a file or as a folder's, and
-    refused where it is all there is; an animated GIF gives its first frame."""
+    refused where it is all there is; an animated GIF gives its first frame; a folder's files of no image kind (a
+    phone's HEIC photo, a text file) left out, to be named as `translate` names them (they went without a word)."""
     found = expand_inputs(items)
     # an AVI among the matches is a clip as an MP4 is (below), not the error `translate` makes of it
     if errors := [e for e in found.errors if e not in {unread_video(p) for p in found.videos}]:
@@ -145,7 +159,7 @@ def still_images(items: Sequence[str], flag: str, command: str) -> Stills:
     files = [p for p in found.files if p not in clips]
     if not files:
         raise CycleGANError(f"option '{flag}': no still image, only video clips ({clips[0]}): {command} takes images")
-    return Stills(files, found.folders, clips)
+    return Stills(files, found.folders, clips, unread_warnings(found, f"images {command} reads"))
 
 
 EXIF_IN_HEADER = ("JPEG", "MPO", "TIFF", "WEBP")  # formats whose EXIF Pillow reads with the header
@@ -253,13 +267,8 @@ def plan_outputs(
     out_dir = Path(out_dir)
     files, outputs = without_outputs(found, out_dir)
     if warn:
-        for folder, unread in found.unread.items():
-            if unread:  # a HEIC photo or a RAW file among JPEGs was left out without a word
-                names = ", ".join(p.name for p in unread[:3]) + (", ..." if len(unread) > 3 else "")
-                left = counted(len(unread), "file")
-                msg = f"warning: {folder}: {left} left out, not images or clips translate reads: {names}"
-                msg += phone_photos(unread)
-                print_warning(msg)
+        for msg in unread_warnings(found, "images or clips translate reads"):
+            print_warning(msg)
     if warn and outputs:
         names = ", ".join(p.name for p in outputs[:3]) + (", ..." if len(outputs) > 3 else "")
         msg = f"warning: left out {counted(len(outputs), 'file')} the patterns match inside --out {out_dir}: {names}"

@@ -45,8 +45,8 @@ def render_compare_html(r: CompareReport) -> str:
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 8px;text-align:right}"
         "th{background:#eee}img.t{max-width:160px}</style>",
         f"<h1>{model} vs Gatys style transfer</h1>",
-        f"<p>{model}: <code>{e(r.checkpoint)}</code>, {e(r.direction)}. "
-        f"Gatys: backbone <b>{e(g['backbone'])}</b>"
+        f"<p>{model}: <code>{e(r.checkpoint)}</code>, {e(r.model_details())}. "
+        f"Gatys: backbone <b>{e(r.gatys_backbone())}</b>"
         f" (content {e(', '.join(g['content_layers']))}; style {e(', '.join(g['style_layers']))}), "
         f"{counted(g['steps'], e(g['optimizer']) + ' step')}, {counted(g['refs_per_image'], 'reference')} per image. "
         f"Images at long side {r.size} px"

@@ -248,9 +248,9 @@ def summary_lines(r: CompareReport) -> list[str]:
             f"{r.mean('content_distance', k):>8.3f} "
             f"{r.mean('style_distance', k):>7.3f}{kid}"
         )
-    lines.append(f"{r.model}: {escape(r.checkpoint)}, {r.direction}")  # the run and the way it translated
+    lines.append(f"{r.model}: {escape(r.checkpoint)}, {r.model_details()}")  # the run, its direction, step, weights
     lines.append(
-        f"Gatys backbone: {r.gatys['backbone']}; content/style distances: Lite0 "
+        f"Gatys backbone: {escape(r.gatys_backbone())}; content/style distances: Lite0 "
         f"{r.metrics_backbone['content_layer']} / Gram {','.join(r.metrics_backbone['style_layers'])}"
     )
     if r.device:

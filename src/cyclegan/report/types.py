@@ -48,6 +48,8 @@ class CompareReport:
     # figures stay under the key "cyclegan" of `METHODS`, whatever the family, so that readers of report.json keep
     # working
     model: str = "CycleGAN"
+    # the run's step and which of its weights translated (`loading.weights_record`): {} for another project's file
+    model_weights: dict[str, str] = field(default_factory=dict)
 
     methods: ClassVar[tuple[str, ...]] = METHODS  # the grid's and tables' column order
 
@@ -55,6 +57,18 @@ class CompareReport:
         """How the tables name a method: "input", the model's family (`model`) or "Gatys". One definition for the
         terminal's and the page's summary: the page's said "gatys" beside the terminal's "Gatys"."""
         return {"cyclegan": self.model, "gatys": "Gatys"}.get(method, method)
+
+    def model_details(self) -> str:
+        """What the terminal and the page say after the model's file: its direction and, for a run, the step and
+        which weights ("AtoB, step 3000, averaged (--ema-decay) weights"): --ema on and off read alike."""
+        w = self.model_weights
+        return self.direction + (f", step {w['step']}, {w['weights']} weights" if w else "")
+
+    def gatys_backbone(self) -> str:
+        """Gatys' backbone as the terminal and the page name it: "vgg19", or "vgg19 from FILE" where its weights were
+        a file (`--weights`): a comparison over one's own (or untrained) VGG19 weights read as one over ImageNet's."""
+        weights = self.gatys.get("weights")  # not in a report.json written before it was recorded
+        return f"{self.gatys['backbone']} from {weights}" if weights else self.gatys["backbone"]
 
     def mean(self, metric: str, method: str) -> float:
         """Mean of a per-image metric (a `Row` attribute, e.g. "ssim_y") of one method; NaN if none has it."""

@@ -276,10 +276,12 @@ def check_float32(net: nn.Module) -> None:
         raise CycleGANError(f"net: a backbone in {p.dtype}; stylize optimises in float32: give net.float()")
 
 
-def check_sides(net: nn.Module, content: torch.Tensor, styles: Mapping[str, torch.Tensor]) -> None:
+def check_sides(
+    net: nn.Module, content: torch.Tensor, styles: Mapping[str, torch.Tensor], *, weights: str | None = None
+) -> None:
     """Refuse, in one line before the work, an image (1, 3, H, W) whose short side leaves the backbone's deepest
     layer empty (vgg19's pools halve it: 16 px to relu5_1); torch stopped in a traceback ("Output size is too
-    small"). styles: name -> image."""
+    small"). styles: name -> image; weights: the --weights file given, which --backbone lite0 refuses."""
     least = getattr(net, "min_side", 1)
     named = [
         ("the content image", content, "--size"),
@@ -290,7 +292,7 @@ def check_sides(net: nn.Module, content: torch.Tensor, styles: Mapping[str, torc
         if min(h, w) < least:
             raise CycleGANError(
                 f"{what} is {w}x{h} px once resized; the {net.name} backbone's layers need {least} px a side: "
-                f"a larger {raise_}, or --backbone lite0"
+                f"a larger {raise_}, or --backbone lite0" + (" without --weights" if weights else "")
             )
 
 
@@ -308,6 +310,34 @@ def feature_targets(
     return content_target, blend_grams(grams, blend)
 
 
+def check_features_finite(unweighted: Mapping[str, torch.Tensor], backbone: str, weights: str | None) -> None:
+    """Refuse, naming the backbone, loss terms not finite before their weights (`unweighted_terms`): the backbone's
+    features of these images overflow float32 (a --weights file of values far from VGG19's: scaled, or another
+    network's). The line said "lower --style-weight", a flag `compare` does not have, whatever the weight, where the
+    file was the cause. Checked once the weighted loss is not finite (`check_finite` names the weights if this
+    passes)."""
+    bad = [k for k, v in unweighted.items() if not math.isfinite(float(v))]
+    if not bad:
+        return
+    features = f"the {backbone} backbone's features" + (f" (its weights read from {weights})" if weights else "")
+    fix = "give VGG19's ImageNet weights in torchvision's format" if weights else "give a backbone of finite features"
+    raise CycleGANError(
+        f"the Gatys {' and '.join(bad)} loss is not finite, whatever its weight: {features} of these images overflow "
+        f"float32; {fix}"
+    )
+
+
+def unweighted_terms(
+    net: nn.Module,
+    x: torch.Tensor,
+    content_target: Mapping[str, torch.Tensor],
+    style_target: Mapping[str, torch.Tensor],
+) -> dict[str, torch.Tensor]:
+    """The content and style terms of Gatys et al.'s loss for the image x (1, 3, H, W) in [0, 1], before weights."""
+    feats = net(x)
+    return {"content": content_loss(feats, content_target), "style": style_loss(feats, style_target)}
+
+
 def loss_terms(
     net: nn.Module,
     x: torch.Tensor,
@@ -316,10 +346,10 @@ def loss_terms(
     obj: Objective,
 ) -> dict[str, torch.Tensor]:
     """The weighted terms of Gatys et al.'s loss for the image x (1, 3, H, W) in [0, 1], and their total."""
-    feats = net(x)
+    raw = unweighted_terms(net, x, content_target, style_target)
     terms = {
-        "content": obj.content_weight * content_loss(feats, content_target),
-        "style": obj.style_weight * style_loss(feats, style_target),
+        "content": obj.content_weight * raw["content"],
+        "style": obj.style_weight * raw["style"],
         "tv": obj.tv_weight * tv_loss(x),
     }
     terms["total"] = terms["content"] + terms["style"] + terms["tv"]
@@ -607,7 +637,7 @@ def stylize(
     c = c.to(device)
     names = [os.fspath(s) if isinstance(s, (str, os.PathLike)) else f"{i + 1}" for i, s in enumerate(style_list)]
     named_styles = dict(zip(map(str, names), style_images, strict=True))
-    check_sides(net, c, named_styles)
+    check_sides(net, c, named_styles, weights=o.weights)
     check_memory(net, c, named_styles, o)
     content_target, style_target = feature_targets(net, c, style_images, obj, blend)
 
@@ -618,6 +648,9 @@ def stylize(
         terms = loss_terms(net, x, content_target, style_target, obj)
         # the terms read back together: one wait for the device per step (on a GPU), not one per term
         history.append(dict(zip(terms, torch.stack([v.detach() for v in terms.values()]).tolist(), strict=True)))
+        if not math.isfinite(history[-1]["total"]):  # the backbone's overflow named, not a weight to lower
+            with torch.no_grad():
+                check_features_finite(unweighted_terms(net, x, content_target, style_target), obj.backbone, o.weights)
         check_finite(history[-1], len(history))
         return terms["total"], history[-1]["total"]
 
@@ -676,6 +709,8 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
     _blend_weights(len(styles.files), opts.gatys.style_blend)
     for clip in styles.clips:
         print_warning(f"warning: {escape(str(clip))}: a video clip, not an image (left out)")
+    for line in styles.unread:
+        print_warning(line)
     inputs = [opts.content, *styles.files]
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=styles.folders)
     device = resolve_device(opts.device)
