@@ -128,7 +128,8 @@ def load_generator(
     code (its anti-aliased ResNet).
 
     The module maps (B, 3, H, W) in [-1, 1] to the same shape in [-1, 1], any H and W (padded to its
-    `size_multiple` inside and cropped back; `cyclegan.translate` adds tiles, PIL images and files).
+    `size_multiple` inside and cropped back; `cyclegan.translate` adds tiles, PIL images, files and one image (3, H,
+    W)); a tensor of another shape is refused (CycleGANError).
     `device`: "cpu", "cuda", "cuda:N", "mps" or "auto" (as `--device`). Torch's global random state is left
     as it was: the network's initial weights, overwritten by the file's, are drawn from a fork of it, one
     loading thread at a time (another thread drawing random numbers meanwhile is not held back: its draws in
