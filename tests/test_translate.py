@@ -1176,6 +1176,26 @@ def test_a_tensor_of_another_layout_is_refused_naming_images_and_how_to_turn_it(
         translate(G, np.zeros((16, 16, 3), np.uint8))
 
 
+def test_a_file_object_or_encoded_bytes_are_refused_naming_image_open_and_the_file_is_not_read(tiny, tmp_path):
+    """An open file (`open(p, "rb")`, a BytesIO) was iterated as a list of images: the caller's file read to its
+    end as "lines", then refused as "images[0]: ... got bytes", naming neither the file object nor Image.open."""
+    G = load_generator(tiny, "AtoB")
+    Image.new("RGB", (16, 16), "red").save(tmp_path / "a.png")
+    data = (tmp_path / "a.png").read_bytes()
+    with open(tmp_path / "a.png", "rb") as f:
+        with pytest.raises(
+            CycleGANError, match=r"^images: .* got BufferedReader; a file object: give Image.open\(f\)$"
+        ):
+            translate(G, f)
+        assert f.tell() == 0  # not read: the caller's file as it gave it
+        assert translate(G, Image.open(f)).size == (16, 16)  # the hint, as given, works
+    with pytest.raises(CycleGANError, match=r"^images: .* got BytesIO; a file object: give Image.open\(f\)$"):
+        translate(G, io.BytesIO(data))
+    with pytest.raises(CycleGANError, match=r"^images\[0\]: .* got bytes; an encoded image's bytes: give Image.ope"):
+        translate(G, [data])
+    assert translate(G, Image.open(io.BytesIO(data))).size == (16, 16)
+
+
 def test_a_closed_or_truncated_pil_image_is_refused_in_one_line_naming_its_file(tiny, tmp_path):
     """`with Image.open(p) as im: ...` left before translate(G, im) was Pillow's bare AssertionError, and a
     truncated file opened by the caller an OSError from its pixels (a user's probe)."""

@@ -240,15 +240,14 @@ def translate(
     elif is_sequence_source(images):  # a generator or map of images (`map(Image.open, paths)`): was refused
         images = list(images)
     if not isinstance(images, (list, tuple)):
-        numpy = "; from numpy: Image.fromarray(a) or torch.from_numpy(a)" if hasattr(images, "__array__") else ""
         raise CycleGANError(
-            f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}{numpy}"
+            f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}{_hint(images)}"
         )
     results = []
     for i, im in enumerate(images):
         im = read_still(im, max_pixels=max_pixels) if isinstance(im, (str, os.PathLike)) else im
         if not isinstance(im, Image.Image):
-            stack = "; tensors of one size: give torch.stack(images)" if isinstance(im, torch.Tensor) else ""
+            stack = "; tensors of one size: give torch.stack(images)" if isinstance(im, torch.Tensor) else _hint(im)
             raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}{stack}")
         decode(im, f"images[{i}]")
         # asked first: as_read's copy (turned, converted) has none. A clip (GIF, WebP) is translate_video's; a TIFF's
@@ -290,7 +289,8 @@ def is_sequence_source(obj: object) -> bool:
     list. Not a string, bytes or mapping (iterable, not images), nor an array or tensor (one image, or a batch)."""
     if isinstance(obj, (list, tuple, str, bytes, Mapping, torch.Tensor)) or hasattr(obj, "__array__"):
         return False
-    return isinstance(obj, Iterable)
+    # nor a file object: iterated, an open PNG was read to its end as "lines", refused as "images[0]: got bytes"
+    return isinstance(obj, Iterable) and not hasattr(obj, "read")
 
 
 def decode(im: Image.Image, name: str, *, use: str = "translate") -> None:
@@ -432,6 +432,17 @@ def _layout(shape: tuple[int, ...]) -> str:
         return f": greyscale? give x.expand({'-1, 3' if batch else '3'}, -1, -1)"
     if shape[-3] == 4:
         return f": RGBA? give x[{':, ' if batch else ''}:3] (a PIL image has its transparency put on white)"
+    return ""
+
+
+def _hint(obj: object) -> str:
+    """How to turn `obj`, refused as an image, into one: an array, a file object or an encoded image's bytes."""
+    if hasattr(obj, "__array__"):
+        return "; from numpy: Image.fromarray(a) or torch.from_numpy(a)"
+    if hasattr(obj, "read"):
+        return "; a file object: give Image.open(f)"
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return "; an encoded image's bytes: give Image.open(io.BytesIO(data))"
     return ""
 
 
