@@ -222,6 +222,21 @@ def test_save_generator_writes_a_fine_tuned_generator_that_load_generator_and_tr
         assert torch.equal(cyclegan.load_generator(path)(x), G(x))
 
 
+@pytest.mark.parametrize("value", ["no", "False", 0, 1, None])
+def test_save_generator_and_load_generator_refuse_an_on_off_keyword_that_is_not_a_bool(tiny, tmp_path, value):
+    """save_generator(G, path, overwrite="no") replaced the existing file at path (a string is truthy), and
+    load_generator(..., progress="no") showed a download's progress, where translate_video refuses both."""
+    import cyclegan
+
+    G = cyclegan.load_generator(tiny, "AtoB")
+    (tmp_path / "mine.pt").write_bytes(b"mine")
+    with pytest.raises(CycleGANError, match=rf"^overwrite must be True or False, got {re.escape(repr(value))}$"):
+        cyclegan.save_generator(G, tmp_path / "mine.pt", overwrite=value)
+    assert (tmp_path / "mine.pt").read_bytes() == b"mine"
+    with pytest.raises(CycleGANError, match=rf"^progress must be True or False, got {re.escape(repr(value))}$"):
+        cyclegan.load_generator(tiny, "AtoB", progress=value)
+
+
 def test_translate_computes_in_eval_mode_and_leaves_each_layers_mode_as_it_found_it():
     """A generator left in train mode (fine-tuning) kept a U-Net's dropout on in `translate`: the same image gave
     another result each call; a BatchNorm generator's running statistics moved with every image translated."""
