@@ -207,7 +207,8 @@ def translate(
       uint8 in [0, 255] -> uint8. Tensors are translated at their size (`size` is refused: resize them first).
       A float tensor well outside [-1, 1] ([0, 255] values) is refused; one in [0, 1] (torchvision's
       `to_tensor`) cannot be told from a bright image: give `x * 2 - 1`. The result is on the input's device;
-      the work on the generator's (`load_generator(..., device=)`), in its dtype.
+      the work on the generator's (`load_generator(..., device=)`), in its dtype. It carries no gradient, even from
+      a generator being fine-tuned (`requires_grad_(True)`): to backpropagate, call `G(x)` on a batch.
 
     One generator may serve several threads: each call runs it one thread at a time (`in_use`), since a tiled
     image swaps its InstanceNorm layers while it runs; `G(x)` called directly beside it is not held back. It
