@@ -1211,6 +1211,20 @@ def test_a_file_object_or_encoded_bytes_are_refused_naming_image_open_and_the_fi
     assert translate(G, Image.open(io.BytesIO(data))).size == (16, 16)
 
 
+def test_a_pil_image_over_max_pixels_is_refused_before_it_is_decoded_as_its_path_is(tiny, tmp_path):
+    """translate(G, "big.png") refused a file declaring more than max_pixels, but translate(G, Image.open("big.png"))
+    (lazy: nothing decoded yet) decoded it and went on: 144 MP ran for minutes where its path took one line."""
+    G = load_generator(tiny, "AtoB")
+    Image.new("RGB", (40, 30), "red").save(tmp_path / "a.png")
+    with pytest.raises(CycleGANError, match=r"^cannot read image .*a\.png: it declares 40x30 pixels"):
+        translate(G, tmp_path / "a.png", max_pixels=1000)
+    with pytest.raises(
+        CycleGANError, match=r"^images\[1\]: the PIL image is 40x30 pixels .*, over max_pixels 1000; give a larger"
+    ):
+        translate(G, [Image.new("RGB", (8, 8)), Image.open(tmp_path / "a.png")], max_pixels=1000)
+    assert translate(G, Image.open(tmp_path / "a.png"), max_pixels=1200).size == (40, 30)
+
+
 def test_a_closed_or_truncated_pil_image_is_refused_in_one_line_naming_its_file(tiny, tmp_path):
     """`with Image.open(p) as im: ...` left before translate(G, im) was Pillow's bare AssertionError, and a
     truncated file opened by the caller an OSError from its pixels (a user's probe)."""

@@ -220,8 +220,8 @@ def translate(
     translated in tiles (`tile` px to force a tile size, 0 to never tile) overlapping by `tile_overlap`
     px, with InstanceNorm statistics from a thumbnail of long side `thumbnail` (see `cyclegan.tiling`).
     `size` under the generator's smallest side (`check_size`) is refused, and so is an image it would make
-    larger than `max_pixels` (as `cyclegan translate --size` holds an upscale to `--max-pixels`); a file
-    declaring more is not decoded.
+    larger than `max_pixels` (as `cyclegan translate --size` holds an upscale to `--max-pixels`); a file, or a
+    PIL image, declaring more is not decoded.
     """
     check_net(net)
     size, max_pixels = as_int(size), as_int(max_pixels)
@@ -250,6 +250,11 @@ def translate(
         if not isinstance(im, Image.Image):
             stack = "; tensors of one size: give torch.stack(images)" if isinstance(im, torch.Tensor) else _hint(im)
             raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}{stack}")
+        if im.width * im.height > max_pixels:  # Image.open is lazy: decoded here, what a path's file is refused
+            raise CycleGANError(
+                f"images[{i}]: the PIL image is {im.width}x{im.height} pixels ({megapixels(im.width * im.height)}), "
+                f"over max_pixels {max_pixels}; give a larger max_pixels to translate it"
+            )
         decode(im, f"images[{i}]")
         # asked first: as_read's copy (turned, converted) has none. A clip (GIF, WebP) is translate_video's; a TIFF's
         # pages or an APNG's frames it does not take (they were named a clip); an MPO's previews are no part of it
