@@ -422,6 +422,24 @@ def test_package_level_api_survives_submodule_imports(run):
     assert torch.equal(cyclegan.translate(G, x), translate_tensor(G, x))
 
 
+def test_the_one_error_of_the_api_is_catchable_from_the_package_itself(tiny):
+    """Each function of the Python API refuses bad input with a CycleGANError, which the package did not export
+    and README never named: a caller had to find `cyclegan.errors` to catch it."""
+    import os
+    import subprocess
+
+    import cyclegan
+    import cyclegan.errors
+
+    assert cyclegan.CycleGANError is cyclegan.errors.CycleGANError and "CycleGANError" in cyclegan.__all__
+    with pytest.raises(cyclegan.CycleGANError, match=r"^direction must be AtoB or BtoA, got 'AB'$"):
+        cyclegan.load_generator(tiny, "AB")
+    code = "import sys, cyclegan; cyclegan.CycleGANError; print('torch' in sys.modules)"  # torch-free: on use
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
 def test_dir_shows_the_public_names_before_their_first_use():
     """`dir(cyclegan)` listed none of load_generator, translate, translate_video (nor `dir(cyclegan.style)`
     its stylize...): they load on first use, so tab completion in a notebook offered nothing."""
