@@ -55,6 +55,19 @@ def test_a_misspelt_preset_from_python_names_the_nearest():
         resolve({}, preset="fsat")
 
 
+def test_overrides_that_are_no_dict_are_refused_in_one_line_naming_the_argument():
+    """resolve("fast") (a preset given where the overrides go) raised dict()'s bare ValueError "dictionary update
+    sequence element #0 has length 1; 2 is required", naming neither the argument nor what it takes."""
+    with pytest.raises(
+        CycleGANError, match=r"^overrides: expected a dict .*, got str; a preset: resolve\(preset='fast'\)$"
+    ):
+        resolve("fast")
+    with pytest.raises(CycleGANError, match=r"^overrides: expected a dict of option names to values, .* got int$"):
+        resolve(5)
+    assert resolve(preset="fast").preset == "fast"  # the hint, as given, works
+    assert resolve(None) == resolve({})
+
+
 def test_a_config_files_bad_preset_names_the_file_and_key_as_every_other_option(tmp_path, capsys, monkeypatch):
     """`preset: 3` (or a misspelt name) in a config file said "unknown preset '3'; choose one of: ...", naming neither
     the file nor the key, where every other key's wrong type or value is "option 'KEY' in 'FILE': expected ..."."""

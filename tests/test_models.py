@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from cyclegan.config import resolve
+from cyclegan.errors import CycleGANError
 from cyclegan.models import GENERATORS, build_discriminator, build_generator
 
 
@@ -35,6 +36,24 @@ def test_seed_preset_is_the_tutorial_model():
         (512, 1, 1),
     ]
     assert D(torch.zeros(1, 3, 128, 128)).shape == (1, 1, 7, 7)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"generator": "resnet"}, {"generator": "resnet", "upsample": "resize"}, {"generator": "unet"}]
+    + [{"generator": "seed"}, {"generator": "resnet", "downsample": "antialias", "upsample": "antialias"}],
+)
+def test_a_generator_called_on_one_image_without_its_batch_says_so_in_one_line(options):
+    """`G(x)` on a (3, H, W) tensor, as `cyclegan.translate` takes it: a resize-upsampling ResNet returned (3, H / 4,
+    W) without a word, the U-Net, the seed and the anti-aliased ResNet raised torch's errors from deep inside."""
+    G = build_generator(resolve({**options, "ngf": 8, "n_blocks": 1, "size": 32}).model).eval()
+    with pytest.raises(
+        CycleGANError, match=r"takes a batch \(B, 3, H, W\), got .* \(3, 32, 32\): give x.unsqueeze\(0\)"
+    ):
+        G(torch.zeros(3, 32, 32))
+    with pytest.raises(CycleGANError, match=r"got a tensor of shape \(1, 1, 3, 32, 32\)$"):
+        G(torch.zeros(1, 1, 3, 32, 32))
+    assert G(torch.zeros(1, 3, 32, 32)).shape == (1, 3, 32, 32)
 
 
 @pytest.mark.parametrize("generator", sorted(GENERATORS))

@@ -15,6 +15,7 @@ import torch
 from conftest import TINY
 from cyclegan.checkpoint import load_checkpoint
 from cyclegan.cli import main
+from cyclegan.config import resolve
 from cyclegan.errors import CycleGANError
 from cyclegan.options import named_as_flags
 from cyclegan.train import CycleGANTrainer, ImagePool, linear_decay, prepare_config, train
@@ -137,6 +138,14 @@ def test_train_from_python_refuses_a_dict_in_one_line(tmp_path):
     AttributeError: 'dict' object has no attribute 'train'."""
     with pytest.raises(CycleGANError, match=r"expected a Config, got dict: build it with cyclegan.config.resolve"):
         train({"data": str(tmp_path), "out": str(tmp_path / "run"), "steps": 1})
+
+
+def test_train_from_python_refuses_a_progress_that_is_not_a_bool_before_the_run_folder(tmp_path):
+    """train(cfg, progress="no") drew the progress bars (a string is truthy), where translate_video refuses it."""
+    cfg = resolve({"preset": "fast", "data": str(tmp_path), "out": str(tmp_path / "run"), "steps": 1})
+    with pytest.raises(CycleGANError, match=r"^progress must be True or False, got 'no'$"):
+        train(cfg, progress="no")
+    assert not (tmp_path / "run").exists()
 
 
 def _train_until_said(cfg_or_argv, capsys) -> str:

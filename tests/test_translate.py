@@ -222,6 +222,21 @@ def test_save_generator_writes_a_fine_tuned_generator_that_load_generator_and_tr
         assert torch.equal(cyclegan.load_generator(path)(x), G(x))
 
 
+@pytest.mark.parametrize("value", ["no", "False", 0, 1, None])
+def test_save_generator_and_load_generator_refuse_an_on_off_keyword_that_is_not_a_bool(tiny, tmp_path, value):
+    """save_generator(G, path, overwrite="no") replaced the existing file at path (a string is truthy), and
+    load_generator(..., progress="no") showed a download's progress, where translate_video refuses both."""
+    import cyclegan
+
+    G = cyclegan.load_generator(tiny, "AtoB")
+    (tmp_path / "mine.pt").write_bytes(b"mine")
+    with pytest.raises(CycleGANError, match=rf"^overwrite must be True or False, got {re.escape(repr(value))}$"):
+        cyclegan.save_generator(G, tmp_path / "mine.pt", overwrite=value)
+    assert (tmp_path / "mine.pt").read_bytes() == b"mine"
+    with pytest.raises(CycleGANError, match=rf"^progress must be True or False, got {re.escape(repr(value))}$"):
+        cyclegan.load_generator(tiny, "AtoB", progress=value)
+
+
 def test_translate_computes_in_eval_mode_and_leaves_each_layers_mode_as_it_found_it():
     """A generator left in train mode (fine-tuning) kept a U-Net's dropout on in `translate`: the same image gave
     another result each call; a BatchNorm generator's running statistics moved with every image translated."""
@@ -405,6 +420,24 @@ def test_package_level_api_survives_submodule_imports(run):
     G = cyclegan.load_generator(run, "BtoA")
     x = torch.rand(1, 3, 20, 28) * 2 - 1
     assert torch.equal(cyclegan.translate(G, x), translate_tensor(G, x))
+
+
+def test_the_one_error_of_the_api_is_catchable_from_the_package_itself(tiny):
+    """Each function of the Python API refuses bad input with a CycleGANError, which the package did not export
+    and README never named: a caller had to find `cyclegan.errors` to catch it."""
+    import os
+    import subprocess
+
+    import cyclegan
+    import cyclegan.errors
+
+    assert cyclegan.CycleGANError is cyclegan.errors.CycleGANError and "CycleGANError" in cyclegan.__all__
+    with pytest.raises(cyclegan.CycleGANError, match=r"^direction must be AtoB or BtoA, got 'AB'$"):
+        cyclegan.load_generator(tiny, "AB")
+    code = "import sys, cyclegan; cyclegan.CycleGANError; print('torch' in sys.modules)"  # torch-free: on use
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "False", proc.stderr
 
 
 def test_dir_shows_the_public_names_before_their_first_use():
@@ -1174,6 +1207,40 @@ def test_a_tensor_of_another_layout_is_refused_naming_images_and_how_to_turn_it(
         assert translate(G, turned(x)).shape[-3] == 3  # the hint, as given, works
     with pytest.raises(CycleGANError, match=r"got ndarray of shape \(16, 16, 3\); from numpy: Image.fromarray\(a\)"):
         translate(G, np.zeros((16, 16, 3), np.uint8))
+
+
+def test_a_file_object_or_encoded_bytes_are_refused_naming_image_open_and_the_file_is_not_read(tiny, tmp_path):
+    """An open file (`open(p, "rb")`, a BytesIO) was iterated as a list of images: the caller's file read to its
+    end as "lines", then refused as "images[0]: ... got bytes", naming neither the file object nor Image.open."""
+    G = load_generator(tiny, "AtoB")
+    Image.new("RGB", (16, 16), "red").save(tmp_path / "a.png")
+    data = (tmp_path / "a.png").read_bytes()
+    with open(tmp_path / "a.png", "rb") as f:
+        with pytest.raises(
+            CycleGANError, match=r"^images: .* got BufferedReader; a file object: give Image.open\(f\)$"
+        ):
+            translate(G, f)
+        assert f.tell() == 0  # not read: the caller's file as it gave it
+        assert translate(G, Image.open(f)).size == (16, 16)  # the hint, as given, works
+    with pytest.raises(CycleGANError, match=r"^images: .* got BytesIO; a file object: give Image.open\(f\)$"):
+        translate(G, io.BytesIO(data))
+    with pytest.raises(CycleGANError, match=r"^images\[0\]: .* got bytes; an encoded image's bytes: give Image.ope"):
+        translate(G, [data])
+    assert translate(G, Image.open(io.BytesIO(data))).size == (16, 16)
+
+
+def test_a_pil_image_over_max_pixels_is_refused_before_it_is_decoded_as_its_path_is(tiny, tmp_path):
+    """translate(G, "big.png") refused a file declaring more than max_pixels, but translate(G, Image.open("big.png"))
+    (lazy: nothing decoded yet) decoded it and went on: 144 MP ran for minutes where its path took one line."""
+    G = load_generator(tiny, "AtoB")
+    Image.new("RGB", (40, 30), "red").save(tmp_path / "a.png")
+    with pytest.raises(CycleGANError, match=r"^cannot read image .*a\.png: it declares 40x30 pixels"):
+        translate(G, tmp_path / "a.png", max_pixels=1000)
+    with pytest.raises(
+        CycleGANError, match=r"^images\[1\]: the PIL image is 40x30 pixels .*, over max_pixels 1000; give a larger"
+    ):
+        translate(G, [Image.new("RGB", (8, 8)), Image.open(tmp_path / "a.png")], max_pixels=1000)
+    assert translate(G, Image.open(tmp_path / "a.png"), max_pixels=1200).size == (40, 30)
 
 
 def test_a_closed_or_truncated_pil_image_is_refused_in_one_line_naming_its_file(tiny, tmp_path):

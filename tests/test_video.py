@@ -2500,3 +2500,28 @@ def test_translate_video_draws_no_bar_unasked_where_stderr_is_no_terminal(ckpt, 
     assert "frame" not in capsys.readouterr().err
     cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif", overwrite=True, progress=True)
     assert "a.gif: frame 2/2, " in capsys.readouterr().err  # asked for: drawn (as lines: capsys is no terminal)
+
+
+ENVIRONMENT_KEPT = """
+import os, sys
+import cyclegan
+G = cyclegan.load_generator(sys.argv[1], "AtoB")
+before = dict(os.environ)
+cyclegan.translate_video(G, sys.argv[2], sys.argv[3], progress=False)
+assert "cv2" in sys.modules
+changed = {k: os.environ.get(k) for k in before.keys() | os.environ.keys() if before.get(k) != os.environ.get(k)}
+print(changed)
+"""
+
+
+def test_translate_video_leaves_the_callers_environment_as_it_was(ckpt, tmp_path):
+    """OpenCV's first import (the flow blend's) prepends its library folder to LD_LIBRARY_PATH: a Python caller's
+    environment, and every subprocess it started after `translate_video`, got a variable it never set. In a
+    process of its own: OpenCV here is imported already."""
+    clip = make_clip(tmp_path / "walk.mp4", n=3, audio=False)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    env.pop("LD_LIBRARY_PATH", None)
+    args = [str(ckpt), str(clip), str(tmp_path / "out.mp4")]
+    proc = subprocess.run([sys.executable, "-c", ENVIRONMENT_KEPT, *args], env=env, timeout=120, capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout.decode().strip() == "{}"

@@ -752,6 +752,12 @@ def resolve(
     (`check_family_options`, naming each as `names` says); a stored config (`config_from_dict`) holds every
     option and is not. `typed`: the keys typed as flags, refused for another family (`check_family_options`) and
     named as doing nothing (`idle_scoring_options`) at their default too."""
+    if overrides is not None and not isinstance(overrides, Mapping):  # resolve("paper") was dict()'s ValueError
+        preset_hint = f"; a preset: resolve(preset={overrides!r})" if isinstance(overrides, str) else ""
+        raise CycleGANError(
+            f"overrides: expected a dict of option names to values, e.g. {{'size': 128}}, got "
+            f"{type(overrides).__name__}{preset_hint}"
+        )
     overrides = dict(overrides or {})
     given = overrides.pop("preset", None)
     if given is not None and given not in preset_choices():  # a config file's `preset: 3` named neither file nor key

@@ -106,6 +106,13 @@ def reworded(reword: Callable[[str], str]):
     return decorate
 
 
+def check_flag(name: str, value: object) -> None:
+    """Refuse (one line) a Python caller's on/off keyword `name` that is not True or False: a string is truthy,
+    so overwrite="no" replaced the file it was meant to keep."""
+    if not isinstance(value, bool):
+        raise CycleGANError(f"{name} must be True or False, got {value!r}")
+
+
 def counted(n: int, noun: str) -> str:
     """A count with its noun as messages say it: '1 step', '300 steps', '1 lbfgs step' ("1 lbfgs steps" was
     printed where `--steps 1` was given)."""

@@ -207,7 +207,8 @@ def translate(
       uint8 in [0, 255] -> uint8. Tensors are translated at their size (`size` is refused: resize them first).
       A float tensor well outside [-1, 1] ([0, 255] values) is refused; one in [0, 1] (torchvision's
       `to_tensor`) cannot be told from a bright image: give `x * 2 - 1`. The result is on the input's device;
-      the work on the generator's (`load_generator(..., device=)`), in its dtype.
+      the work on the generator's (`load_generator(..., device=)`), in its dtype. It carries no gradient, even from
+      a generator being fine-tuned (`requires_grad_(True)`): to backpropagate, call `G(x)` on a batch.
 
     One generator may serve several threads: each call runs it one thread at a time (`in_use`), since a tiled
     image swaps its InstanceNorm layers while it runs; `G(x)` called directly beside it is not held back. It
@@ -219,8 +220,8 @@ def translate(
     translated in tiles (`tile` px to force a tile size, 0 to never tile) overlapping by `tile_overlap`
     px, with InstanceNorm statistics from a thumbnail of long side `thumbnail` (see `cyclegan.tiling`).
     `size` under the generator's smallest side (`check_size`) is refused, and so is an image it would make
-    larger than `max_pixels` (as `cyclegan translate --size` holds an upscale to `--max-pixels`); a file
-    declaring more is not decoded.
+    larger than `max_pixels` (as `cyclegan translate --size` holds an upscale to `--max-pixels`); a file, or a
+    PIL image, declaring more is not decoded.
     """
     check_net(net)
     size, max_pixels = as_int(size), as_int(max_pixels)
@@ -240,16 +241,20 @@ def translate(
     elif is_sequence_source(images):  # a generator or map of images (`map(Image.open, paths)`): was refused
         images = list(images)
     if not isinstance(images, (list, tuple)):
-        numpy = "; from numpy: Image.fromarray(a) or torch.from_numpy(a)" if hasattr(images, "__array__") else ""
         raise CycleGANError(
-            f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}{numpy}"
+            f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}{_hint(images)}"
         )
     results = []
     for i, im in enumerate(images):
         im = read_still(im, max_pixels=max_pixels) if isinstance(im, (str, os.PathLike)) else im
         if not isinstance(im, Image.Image):
-            stack = "; tensors of one size: give torch.stack(images)" if isinstance(im, torch.Tensor) else ""
+            stack = "; tensors of one size: give torch.stack(images)" if isinstance(im, torch.Tensor) else _hint(im)
             raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}{stack}")
+        if im.width * im.height > max_pixels:  # Image.open is lazy: decoded here, what a path's file is refused
+            raise CycleGANError(
+                f"images[{i}]: the PIL image is {im.width}x{im.height} pixels ({megapixels(im.width * im.height)}), "
+                f"over max_pixels {max_pixels}; give a larger max_pixels to translate it"
+            )
         decode(im, f"images[{i}]")
         # asked first: as_read's copy (turned, converted) has none. A clip (GIF, WebP) is translate_video's; a TIFF's
         # pages or an APNG's frames it does not take (they were named a clip); an MPO's previews are no part of it
@@ -290,7 +295,8 @@ def is_sequence_source(obj: object) -> bool:
     list. Not a string, bytes or mapping (iterable, not images), nor an array or tensor (one image, or a batch)."""
     if isinstance(obj, (list, tuple, str, bytes, Mapping, torch.Tensor)) or hasattr(obj, "__array__"):
         return False
-    return isinstance(obj, Iterable)
+    # nor a file object: iterated, an open PNG was read to its end as "lines", refused as "images[0]: got bytes"
+    return isinstance(obj, Iterable) and not hasattr(obj, "read")
 
 
 def decode(im: Image.Image, name: str, *, use: str = "translate") -> None:
@@ -432,6 +438,17 @@ def _layout(shape: tuple[int, ...]) -> str:
         return f": greyscale? give x.expand({'-1, 3' if batch else '3'}, -1, -1)"
     if shape[-3] == 4:
         return f": RGBA? give x[{':, ' if batch else ''}:3] (a PIL image has its transparency put on white)"
+    return ""
+
+
+def _hint(obj: object) -> str:
+    """How to turn `obj`, refused as an image, into one: an array, a file object or an encoded image's bytes."""
+    if hasattr(obj, "__array__"):
+        return "; from numpy: Image.fromarray(a) or torch.from_numpy(a)"
+    if hasattr(obj, "read"):
+        return "; a file object: give Image.open(f)"
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return "; an encoded image's bytes: give Image.open(io.BytesIO(data))"
     return ""
 
 

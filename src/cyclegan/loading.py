@@ -20,7 +20,7 @@ from torch import nn
 from . import zoo
 from .checkpoint import check_checkpoint, load_state, of_this_package, run_checkpoint, save_atomic
 from .config import config_from_dict
-from .errors import CycleGANError
+from .errors import CycleGANError, check_flag
 from .execution import resolve_device
 from .families import GENERATOR_FOR, directions_of, family, generator_for
 from .files import training_file
@@ -128,7 +128,8 @@ def load_generator(
     code (its anti-aliased ResNet).
 
     The module maps (B, 3, H, W) in [-1, 1] to the same shape in [-1, 1], any H and W (padded to its
-    `size_multiple` inside and cropped back; `cyclegan.translate` adds tiles, PIL images and files).
+    `size_multiple` inside and cropped back; `cyclegan.translate` adds tiles, PIL images, files and one image (3, H,
+    W)); a tensor of another shape is refused (CycleGANError).
     `device`: "cpu", "cuda", "cuda:N", "mps" or "auto" (as `--device`). Torch's global random state is left
     as it was: the network's initial weights, overwritten by the file's, are drawn from a fork of it, one
     loading thread at a time (another thread drawing random numbers meanwhile is not held back: its draws in
@@ -156,6 +157,7 @@ def load_generator_and_direction(
         raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
     if ema not in get_args(EMAChoice):
         raise CycleGANError(f"ema must be auto, on or off, got {ema!r}")
+    check_flag("progress", progress)  # "no" showed the download's progress
     if not isinstance(path, (str, os.PathLike)):
         raise CycleGANError(
             f"path: expected a run folder, a checkpoint file or pretrained:NAME, got {type(path).__name__}"
@@ -334,6 +336,7 @@ def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False)
             f"{path} is a training run's {run_file.name} (only `cyclegan train` writes it); save the generator under "
             "another name"
         )
+    check_flag("overwrite", overwrite)  # "no" replaced the file it was meant to keep
     if path.exists() and not overwrite:
         raise CycleGANError(f"{path} exists; give another path, or overwrite=True to replace it")
     state = {

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -129,9 +130,23 @@ def check_flow_sides(width: int, height: int) -> None:
         )
 
 
-def _cv2(user: str = "the flow blend", fix: str = "--flow-blend 0"):
+def import_cv2():
+    """`import cv2` (ImportError where OpenCV is not installed), the process's environment left as it was: OpenCV's
+    loader prepends its library folder to LD_LIBRARY_PATH on first import, for the subprocesses started after it,
+    so a Python caller's `translate_video` set a variable in that caller's environment behind its back."""
+    before = os.environ.copy()
     try:
         import cv2  # on use: optional dependency
+    finally:
+        for name in os.environ.keys() - before.keys():
+            del os.environ[name]
+        os.environ.update({name: value for name, value in before.items() if os.environ.get(name) != value})
+    return cv2
+
+
+def _cv2(user: str = "the flow blend", fix: str = "--flow-blend 0"):
+    try:
+        cv2 = import_cv2()
     except ImportError:
         raise CycleGANError(f"{user} needs OpenCV: {install_extra('video')} (or {fix})") from None
     return cv2
@@ -147,7 +162,7 @@ def check_opencv(temporal: TemporalOptions, *, shared: bool) -> None:
     if not users:
         return
     try:
-        import cv2  # noqa: F401 - on use: optional dependency
+        import_cv2()
     except ImportError:
         fixes = " and ".join(["--flow-blend 0"] * blend + ["--norm-stats frame"] * shared)
         need = "needs" if len(users) == 1 else "need"

@@ -22,7 +22,7 @@ from torch import nn
 
 from .clipio import ANIMATED_IMAGES, check_clip_output, print_warning, probe, shown_size, size_steps, transcode
 from .data.io import MAX_PIXELS, long_side_shape, megapixels, size_keeping
-from .errors import CycleGANError, counted, escape
+from .errors import CycleGANError, check_flag, counted, escape
 from .execution import REFERENCE, Execution
 from .files import IMAGE_EXTENSIONS, check_outputs, claim_file, output_claimed
 from .inference import (
@@ -266,8 +266,7 @@ def check_clip_arguments(
             f"execution: expected an Execution (cyclegan.execution.choose_execution), got {type(execution).__name__}"
         )
     for name, flag in (("progress", progress), ("overwrite", overwrite)):
-        if not isinstance(flag, bool):  # "no" was taken as True: overwrite="no" replaced the file
-            raise CycleGANError(f"{name} must be True or False, got {flag!r}")
+        check_flag(name, flag)  # "no" was taken as True: overwrite="no" replaced the file
     check_whole("batch_size", batch_size)
     check_whole("max_pixels", max_pixels)
 
@@ -322,8 +321,7 @@ def translate_video(
     size, batch_size, max_pixels = as_int(size), as_int(batch_size), as_int(max_pixels)
     kwargs = dict(tiling=tiling, size=size, batch_size=batch_size, max_pixels=max_pixels, execution=execution)
     check_clip_arguments(temporal=temporal, progress=progress, overwrite=overwrite, **kwargs)
-    if not isinstance(keep_location, bool):  # "no" would have kept it
-        raise CycleGANError(f"keep_location must be True or False, got {keep_location!r}")
+    check_flag("keep_location", keep_location)  # "no" would have kept it
     for name, path in (("src", src), ("dst", dst)):
         if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
             raise CycleGANError(f"{name}: expected a file's path (str or pathlib.Path), got {type(path).__name__}")

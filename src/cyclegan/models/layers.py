@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
+from ..errors import CycleGANError
+
 Norm = Literal["instance", "batch", "none"]
 
 
@@ -86,6 +88,9 @@ def pad_for_generator(x: torch.Tensor, multiple: int, least: int | None = None) 
     side of s px reflects at most s - 1). Every amount is shape arithmetic, so `translate` and the exported
     graph (`cyclegan.export`, traced) pad every size alike: equal outputs at any size.
     """
+    if x.dim() != 4:  # (3, H, W) came out (3, H / 4, W) from a resize-upsampling ResNet, or a raw error deep inside
+        one = ": give x.unsqueeze(0), or cyclegan.translate(G, x), which takes one image too" if x.dim() == 3 else ""
+        raise CycleGANError(f"a generator takes a batch (B, 3, H, W), got a tensor of shape {tuple(x.shape)}{one}")
     h, w = x.shape[-2], x.shape[-1]
     least = 2 * multiple if least is None else least  # a multiple of `multiple` itself
     pad_h = _max((multiple - h % multiple) % multiple, least - h)

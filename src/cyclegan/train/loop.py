@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from ..checkpoint import load_state
 from ..config import Config, check_startable, config_from_dict
-from ..errors import CycleGANError, counted, escape
+from ..errors import CycleGANError, check_flag, counted, escape
 from ..execution import Execution, choose_execution, resolve_device, synchronize
 from ..files import FolderLock, check_not_a_file, check_out_folder, inside, write_atomic
 from ..options import given_as
@@ -93,6 +93,7 @@ def train(
             f"expected a Config, got {type(cfg).__name__}: build it with cyclegan.config.resolve({{...}}) (flat option "
             "names, as in a config file)"
         )
+    check_flag("progress", progress)  # "no" drew the bars
     t = check_startable(cfg).train
     run = Path(t.out)
     check_out_folder(

@@ -199,7 +199,8 @@ class TranslateTab:
                 try:
                     with self.engine.using(G), stopping(G, stop):
                         t = time.perf_counter()
-                        y = translate(G, im, max_memory=self.engine.opts.max_memory)  # tiles past it
+                        opts = self.engine.opts  # tiles past max_memory; the server's own max_pixels
+                        y = translate(G, im, max_memory=opts.max_memory, max_pixels=opts.max_pixels)
                         seconds = time.perf_counter() - t
                 except Cancelled:  # said in the tab with the images done, not an Error pop-up as if it had failed
                     cancelled = True
