@@ -354,10 +354,17 @@ def held_out_example(folder: Path) -> str:
 
 
 def caveats(
-    gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: int = 1, *, kid_spread: bool = True
+    gatys_backbone: str,
+    inputs: Inputs,
+    n_images: int,
+    refs_per_image: int = 1,
+    *,
+    kid_spread: bool = True,
+    kid_measured: bool = True,
 ) -> list[str]:
     """Notes for the reader where the set-up favours one method, the numbers are noisy or fewer references were
-    drawn than asked for. `kid_spread`: whether KID has a std to read (not when both sets were whole subsets)."""
+    drawn than asked for. `kid_spread`: whether KID has a std to read (not when both sets were whole subsets);
+    `kid_measured`: whether KID was computed (a target of fewer than 2 readable images, a stop: a note of its own)."""
     notes: list[str] = []
     if refs_per_image > len(inputs.references):  # the report said 100 references while each image had 4
         notes.append(
@@ -375,7 +382,8 @@ def caveats(
                 f"Gatys drew its references from {inputs.target}, the folder KID compares with: give --target "
                 f"a held-out folder ({held_out_example(inputs.target)}) for an unbiased domain score."
             )
-        if 2 <= n_images < 20:  # under 2, KID is not computed (a note of its own)
+        # not computed (under 2 images, an unreadable target, a stop): "very noisy" stood beside "not computed"
+        if kid_measured and 2 <= n_images < 20:
             # 4 images against a target of 4: one subset, no std shown, and the note said "read the std"
             spread = "read the std" if kid_spread else "its one subset (both sets whole) gives it no std"
             notes.append(f"KID over {n_images} images is very noisy: {spread}, compare large gaps only.")
@@ -604,7 +612,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
             # reading a large target folder takes a while: a Ctrl-C there removed every image compared, all of them
             interrupted, by = f"while KID read {inputs.target}, after the last content image", stop_name(e)
     spread = kid is None or any(kid[k]["std"] != 0 for k in METHODS)  # as `report.kid_text` shows a std
-    notes = caveats(name, inputs, len(rows), opts.refs_per_image, kid_spread=spread)
+    notes = caveats(name, inputs, len(rows), opts.refs_per_image, kid_spread=spread, kid_measured=kid is not None)
     if interrupted is not None:
         kid_note = "; KID was not computed" if inputs.target and len(rows) >= 2 else ""
         notes.insert(
