@@ -642,6 +642,24 @@ def test_an_unreadable_reference_costs_only_itself(checkpoint, tmp_path):
     assert not any("very noisy" in n for n in report.notes)  # it stood beside "not computed"
 
 
+def test_a_text_file_a_style_glob_matches_is_a_warning_and_the_whole_comparison_exits_0(checkpoint, tmp_path, capsys):
+    """`--style 'd/*'` matched notes.txt: drawn, it was named and another reference drawn, every content image was
+    compared, and the command still exited 1 ("1 image skipped") as if a content image had failed."""
+    from cyclegan.cli import main
+
+    content = make_images(tmp_path / "content", 2, seed=7, size=(30, 30))
+    make_images(tmp_path / "style", 2, seed=8, size=(30, 30))
+    (tmp_path / "style" / "notes.txt").write_text("not an image")
+    out = tmp_path / "cmp"
+    argv = ["compare", "--checkpoint", str(checkpoint), "--content", *map(str, content), "--style"]
+    argv += [str(tmp_path / "style" / "*"), "--out", str(out), "--size", "16", "--steps", "1", "--refs-per-image", "3"]
+    assert main([*argv, "--backbone", "lite0", "--device", "cpu", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: cannot read image {tmp_path}/style/notes.txt" in err and "skipped" not in err
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["rows"]) == 2 and report["skipped"][0].endswith("(left out of the style references)")
+
+
 def test_overwrite_with_fewer_images_leaves_none_of_the_earlier_ones(checkpoint, tmp_path):
     """A comparison of two images, then with --overwrite of one: the other's three single images stayed in
     out/images beside the new ones, shown by no report. Files the earlier report did not write are kept."""

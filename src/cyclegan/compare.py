@@ -190,6 +190,11 @@ def draw_references(pool: list[Path], n: int, rng: random.Random) -> list[Path]:
     return pool if len(pool) <= n else rng.sample(pool, n)
 
 
+# How a drawn reference that cannot be read is named among the skipped: another is drawn in its place, so the
+# comparison asked for is made and the command says it in a warning (exit 0), not as a content image that failed
+LEFT_OUT_OF_REFERENCES = "(left out of the style references)"
+
+
 def draw_readable(pool: list[Path], n: int, rng: random.Random, *, max_pixels: int, skipped: list[str]) -> list[Path]:
     """`draw_references` of images that can be read: one that cannot is named in `skipped`, taken out of `pool`
     (changed in place) and another drawn, so a bad reference costs only itself; it skipped the content image it
@@ -201,7 +206,7 @@ def draw_readable(pool: list[Path], n: int, rng: random.Random, *, max_pixels: i
                 read_image(r, max_pixels=max_pixels)
             except CycleGANError as e:
                 pool.remove(r)
-                skipped.append(f"{e} (left out of the style references)")
+                skipped.append(f"{e} {LEFT_OUT_OF_REFERENCES}")
                 if not pool:
                     raise CycleGANError(f"option '--style': no style reference could be read: {e}") from None
                 break
