@@ -660,6 +660,26 @@ def test_a_text_file_a_style_glob_matches_is_a_warning_and_the_whole_comparison_
     assert len(report["rows"]) == 2 and report["skipped"][0].endswith("(left out of the style references)")
 
 
+def test_transparent_content_images_are_said_once_to_be_put_on_white(checkpoint, tmp_path, capsys):
+    """A cut-out's transparency was put on white without a word on the command line, where the web's Compare tab
+    says "The photo's transparency was put on white": now one line for all of them, in those words."""
+    from cyclegan.compare import CompareOptions, compare
+
+    opaque = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))
+    cut_outs = [tmp_path / "content" / f"cut{i}.png" for i in range(2)]
+    for path in cut_outs:
+        im = Image.new("RGBA", (30, 30), (200, 30, 30, 255))
+        im.paste((0, 0, 0, 0), (0, 0, 15, 30))  # half transparent
+        im.save(path)
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    opts = CompareOptions(str(checkpoint), [*map(str, opaque + cut_outs)], [str(style[0])], str(tmp_path / "cmp"))
+    report = compare(replace(opts, size=16, steps=1, backbone="lite0", device="cpu", progress=False))
+    assert len(report.rows) == 3
+    err = capsys.readouterr().err
+    assert err.count("transparency was put on white") == 1
+    assert f"2 content images' transparency was put on white, as compare reads it: {cut_outs[0]}, {cut_outs[1]}" in err
+
+
 def test_overwrite_with_fewer_images_leaves_none_of_the_earlier_ones(checkpoint, tmp_path):
     """A comparison of two images, then with --overwrite of one: the other's three single images stayed in
     out/images beside the new ones, shown by no report. Files the earlier report did not write are kept."""

@@ -34,7 +34,7 @@ from torch import nn
 from .clipio import VIDEO_FORMATS, print_warning
 from .compare_options import GRID_CELL_MOST, SIZE_MOST, CompareOptions
 from .config import config_from_dict
-from .data.io import MAX_PIXELS, frame_count, long_side_shape, read_image, resize_long_side, save_image
+from .data.io import MAX_PIXELS, as_rgb, frame_count, long_side_shape, read_image, resize_long_side, save_image
 from .errors import CycleGANError, counted
 from .evaluate.distances import feature_distance, feature_distances, kid_input, lite0_features
 from .evaluate.features import load_lite0
@@ -81,7 +81,7 @@ from .style import (
     to_pil_01,
 )
 from .style.backbones import DEFAULTS, Lite0Backbone
-from .style.gatys import too_thin
+from .style.gatys import alpha_of, too_thin
 from .translation import expand_inputs, still_images, unread_warnings
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
@@ -423,10 +423,13 @@ def _compare_one(
     device: torch.device,
     *,
     warm_up: bool,
-) -> tuple[Row, dict[str, torch.Tensor]]:
-    """CycleGAN and Gatys on one content image: its row of figures and its images (method -> (1, 3, H, W)
-    in [0, 1]), written under out/images/. Raises CycleGANError naming an image that cannot be read."""
-    read = read_image(path, max_pixels=opts.max_pixels)
+) -> tuple[Row, dict[str, torch.Tensor], bool]:
+    """CycleGAN and Gatys on one content image: its row of figures, its images (method -> (1, 3, H, W)
+    in [0, 1]), written under out/images/, and whether it had transparency (put on white: both read RGB). Raises
+    CycleGANError naming an image that cannot be read."""
+    read = read_image(path, max_pixels=opts.max_pixels, keep_mode=True)
+    transparent = alpha_of(read) is not None
+    read = as_rgb(read)
     im = resize_long_side(read, opts.size)
     check_measurable(path, opts.size, source=read.size, largest=SIZE_MOST)
     x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
@@ -447,7 +450,18 @@ def _compare_one(
         **measure(images, refs, metrics_net, size=opts.size, max_pixels=opts.max_pixels),
         images=save_images(images, out, stem),
     )
-    return row, images
+    return row, images, transparent
+
+
+def on_white_warning(paths: Sequence[Path]) -> str | None:
+    """One line for the content images whose transparency was put on white, in the web Compare tab's words; None
+    for none. A cut-out was compared on white without a word on the command line, where the page says it."""
+    if not paths:
+        return None
+    if len(paths) == 1:
+        return f"warning: {paths[0]}'s transparency was put on white, as compare reads it"
+    shown = ", ".join(map(str, paths[:3])) + (", ..." if len(paths) > 3 else "")
+    return f"warning: {len(paths)} content images' transparency was put on white, as compare reads it: {shown}"
 
 
 def compare(opts: CompareOptions) -> CompareReport:
@@ -555,13 +569,14 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     named = list(zip(inputs.content, inputs.stems, strict=True))
     pool = list(inputs.references)  # less the references found unreadable
     interrupted = None  # where a Ctrl-C stopped the comparison, as its note says it
+    on_white: list[Path] = []  # the content images whose transparency was put on white
     at = 0
     try:
         for path, stem in progress_bar(iterable=named, desc="compare", unit="img", enabled=opts.progress):
             at += 1
             refs = draw_readable(pool, opts.refs_per_image, rng, max_pixels=opts.max_pixels, skipped=skipped)
             try:
-                row, images = _compare_one(
+                row, images, transparent = _compare_one(
                     path, stem, refs, opts, G, gatys, gatys_net, metrics_net, out, device, warm_up=not rows
                 )
             except CycleGANError as e:  # an unreadable or too large content or reference image: named, skipped
@@ -580,6 +595,8 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
             del images
             rows.append(row)
             kept.append((cells, features))
+            if transparent:
+                on_white.append(path)
     except KeyboardInterrupt as e:
         # Each image costs minutes of Gatys: Ctrl-C removed every image compared so far. The report of those is
         # written instead (a second Ctrl-C while it is still removes them all).
@@ -590,6 +607,8 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         interrupted, by = f"at content image {at} of {len(named)}", stop_name(e)
     if not rows:
         raise CycleGANError(f"no content image could be compared: {skipped[0]}")
+    if warning := on_white_warning(on_white):  # once, not a line an image
+        print_warning(warning)
 
     def write_grid() -> Path:
         cells = {k: [c[k] for c, _ in kept] for k in METHODS}
