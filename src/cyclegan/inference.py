@@ -323,6 +323,7 @@ def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     video file (it was "not a JPEG, PNG, ... image"). The frames of an animated PNG or a multi-page TIFF left
     out are named in a warning, as `cyclegan translate` names them (the first was taken without a word)."""
     clip = "cyclegan.translate_video(G, src, dst)"
+    path = os.path.expanduser(path)  # a Python caller's "~/horse.jpg" (no shell expands it) was "not found"
     if Path(path).suffix.lower() in (*VIDEO_FORMATS, *OTHER_VIDEO) and Path(path).is_file():  # .avi: "not a JPEG"
         raise CycleGANError(f"{path} is a video clip, not an image: translate it with {clip}")
     if Path(path).suffix.lower() in ANIMATED_IMAGES:
