@@ -327,3 +327,23 @@ def test_an_atomic_write_syncs_its_folder_after_the_rename(tmp_path, monkeypatch
     monkeypatch.setattr(os, "fsync", recording)
     write_atomic(tmp_path / "report.json", lambda tmp: Path(tmp).write_text("{}"), replace=replace)
     assert synced == [(False, False), (True, True)]  # the file before the rename, its folder after it
+
+
+def test_the_python_apis_paths_take_tilde_as_the_home_folder(tmp_path, monkeypatch):
+    """No shell expands a Python caller's `~`: `save_generator(G, "~/g.pt")` made a folder named `~` in the current
+    folder (missing parents are made), and `load_generator("~/g.pt")` or `translate(G, "~/x.png")` said "not found".
+    Now `~` is the home folder, as a user typing it means."""
+    from PIL import Image
+
+    import cyclegan
+
+    home, here = tmp_path / "home", tmp_path / "here"
+    home.mkdir(), here.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(here)
+    G = cyclegan.load_generator(save_tiny_checkpoint(tmp_path / "ckpt.pt"))
+    assert cyclegan.save_generator(G, "~/g.pt") == home / "g.pt"
+    assert (home / "g.pt").is_file() and not (here / "~").exists()
+    torch.testing.assert_close(cyclegan.load_generator("~/g.pt").state_dict(), G.state_dict())
+    Image.new("RGB", (8, 8)).save(home / "x.png")
+    assert cyclegan.translate(G, "~/x.png").size == (8, 8)

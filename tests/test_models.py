@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -54,6 +56,27 @@ def test_a_generator_called_on_one_image_without_its_batch_says_so_in_one_line(o
     with pytest.raises(CycleGANError, match=r"got a tensor of shape \(1, 1, 3, 32, 32\)$"):
         G(torch.zeros(1, 1, 3, 32, 32))
     assert G(torch.zeros(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"generator": "resnet"}, {"generator": "resnet", "upsample": "resize"}, {"generator": "unet"}]
+    + [{"generator": "seed"}, {"generator": "resnet", "downsample": "antialias", "upsample": "antialias"}],
+)
+def test_a_generator_called_on_a_batch_of_other_than_3_channels_says_so_in_one_line(options):
+    """`G(x)` on RGBA, greyscale or channels-last batches raised torch's conv error from inside the network
+    ("expected input[1, 4, 32, 32] to have 3 channels"); now the same line as for a tensor that is not 4-D, with
+    what `cyclegan.translate` says to do of such a tensor."""
+    G = build_generator(resolve({**options, "ngf": 8, "n_blocks": 1, "size": 32}).model).eval()
+    for shape, hint in [
+        ((1, 4, 32, 32), r": RGBA\? give x\[:, :3\]"),
+        ((2, 1, 32, 32), r": greyscale\? give x.expand\(-1, 3, -1, -1\)"),
+        ((1, 32, 32, 3), r": channels last\? give x.permute\(0, 3, 1, 2\)"),
+        ((1, 2, 32, 32), r"$"),
+    ]:
+        shown = re.escape(str(shape))
+        with pytest.raises(CycleGANError, match=rf"^a generator takes a batch \(B, 3, H, W\), got .* {shown}{hint}"):
+            G(torch.zeros(shape))
 
 
 @pytest.mark.parametrize("generator", sorted(GENERATORS))

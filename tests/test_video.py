@@ -261,6 +261,21 @@ def test_a_videos_sound_left_out_of_a_gif_made_of_it_is_named(ckpt, tmp_path, ca
     assert "warning" not in capsys.readouterr().err
 
 
+def test_translate_videos_paths_take_tilde_as_the_home_folder(ckpt, tmp_path, monkeypatch):
+    """No shell expands a Python caller's `~`: `translate_video(G, "~/walk.mp4", "~/out.mp4")` said "clip not
+    found". Now `~` is the home folder, as in `load_generator` and `save_generator`."""
+    import cyclegan
+
+    home = tmp_path / "home"
+    home.mkdir()
+    make_clip(home / "walk.mp4", n=3, audio=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    assert cyclegan.translate_video(G, "~/walk.mp4", "~/out.mp4", progress=False) == 3
+    assert (home / "out.mp4").is_file() and not (tmp_path / "~").exists()
+
+
 def test_translate_video_with_stderr_closed_or_missing_translates_the_clip(ckpt, tmp_path, monkeypatch, capsys):
     """`translate_video` without `progress` asked `sys.stderr.isatty()` whether to draw a bar: a caller's closed
     stderr raised ValueError and pythonw's None AttributeError, before any frame. Now (`progress.on_terminal`) it

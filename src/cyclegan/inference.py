@@ -36,7 +36,7 @@ from .data.io import (
 )
 from .errors import CycleGANError, escape, flags_as_keywords, reworded
 from .execution import REFERENCE, Execution
-from .models.layers import pad_for_generator  # here too: the export's and the API's
+from .models.layers import layout_hint, pad_for_generator  # padding here too: the export's and the API's
 from .tiling import activation_bytes, as_bytes, as_unit, least_size, plan_for, size_multiple, translate_tiled
 from .translate_options import DEFAULT_MAX_MEMORY_GB, DEFAULT_OVERLAP, DEFAULT_THUMBNAIL, TilingOptions
 
@@ -323,6 +323,7 @@ def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     video file (it was "not a JPEG, PNG, ... image"). The frames of an animated PNG or a multi-page TIFF left
     out are named in a warning, as `cyclegan translate` names them (the first was taken without a word)."""
     clip = "cyclegan.translate_video(G, src, dst)"
+    path = os.path.expanduser(path)  # a Python caller's "~/horse.jpg" (no shell expands it) was "not found"
     if Path(path).suffix.lower() in (*VIDEO_FORMATS, *OTHER_VIDEO) and Path(path).is_file():  # .avi: "not a JPEG"
         raise CycleGANError(f"{path} is a video clip, not an image: translate it with {clip}")
     if Path(path).suffix.lower() in ANIMATED_IMAGES:
@@ -400,7 +401,7 @@ def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
     if x.dim() not in (3, 4) or x.shape[-3] != 3:
         shape = tuple(x.shape)
         expected = "a tensor (3, H, W) or (B, 3, H, W) in [-1, 1]"
-        raise CycleGANError(f"images: expected {expected}, got {shape}{_layout(shape)}")
+        raise CycleGANError(f"images: expected {expected}, got {shape}{layout_hint(shape)}")
     if 0 in x.shape[-2:]:
         raise CycleGANError(f"images: a tensor of shape {tuple(x.shape)} has an empty side: nothing to translate")
     if x.layout != torch.strided:  # a sparse tensor's range check was a raw NotImplementedError ('aten::aminmax')
@@ -422,23 +423,6 @@ def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
                 f"images: a float tensor in [-1, 1] expected, its values span [{lo:.4g}, {hi:.4g}]: from [0, 255] "
                 "give x / 127.5 - 1 (or a uint8 tensor), from [0, 1] x * 2 - 1"
             )
-
-
-def _layout(shape: tuple[int, ...]) -> str:
-    """How a tensor of a common other layout becomes (3, H, W) or (B, 3, H, W), or "": channels last (numpy's and
-    PIL's order), greyscale, RGBA."""
-    batch = len(shape) == 4
-    if len(shape) == 2:
-        return ": greyscale? give x.expand(3, -1, -1)"
-    if len(shape) not in (3, 4):
-        return ""
-    if shape[-1] == 3 and shape[-3] not in (1, 3, 4):
-        return f": channels last? give x.permute({'0, 3, 1, 2' if batch else '2, 0, 1'})"
-    if shape[-3] == 1:
-        return f": greyscale? give x.expand({'-1, 3' if batch else '3'}, -1, -1)"
-    if shape[-3] == 4:
-        return f": RGBA? give x[{':, ' if batch else ''}:3] (a PIL image has its transparency put on white)"
-    return ""
 
 
 def _hint(obj: object) -> str:

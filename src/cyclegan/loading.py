@@ -163,6 +163,7 @@ def load_generator_and_direction(
             f"path: expected a run folder, a checkpoint file or pretrained:NAME, got {type(path).__name__}"
         )
     device = resolve_device(str(device))  # a bad or absent device: one line before any file is read
+    path = os.path.expanduser(path)  # a Python caller's "~/runs/h2z" (no shell expands it) was "not found"
     given, path = path, checkpoint_path(path, progress=progress)
     ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
     translated = translated_direction(ckpt, direction, source=str(path))
@@ -323,7 +324,7 @@ def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False)
         )
     if not isinstance(path, (str, os.PathLike)):
         raise CycleGANError(f"path: expected a file name, got {type(path).__name__}")
-    path = Path(path)
+    path = Path(path).expanduser()  # "~/g.pt" made a folder named ~ here (no shell expands a Python caller's ~)
     if path.is_dir():
         raise CycleGANError(f"{path} is a folder; give a file name, e.g. {path / 'generator.pt'}")
     # overwrite=True in a fine-tuning loop would end the run's resumability

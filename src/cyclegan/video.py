@@ -325,7 +325,7 @@ def translate_video(
     for name, path in (("src", src), ("dst", dst)):
         if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
             raise CycleGANError(f"{name}: expected a file's path (str or pathlib.Path), got {type(path).__name__}")
-    src, dst = Path(src), Path(dst)
+    src, dst = Path(src).expanduser(), Path(dst).expanduser()  # a Python caller's ~ (no shell expands it)
     if src.is_dir():  # it said "clip not found" of a folder that is there
         raise CycleGANError(f"{src} is a folder: give a clip file (`cyclegan translate` takes folders of clips)")
     if not src.is_file():

@@ -78,6 +78,23 @@ def _max(a, b):
     return a + d * (d > 0)
 
 
+def layout_hint(shape: tuple[int, ...]) -> str:
+    """How a tensor of a common other layout becomes (3, H, W) or (B, 3, H, W), or "": channels last (numpy's and
+    PIL's order), greyscale, RGBA. For `G(x)` (`pad_for_generator`) and `cyclegan.translate` alike."""
+    batch = len(shape) == 4
+    if len(shape) == 2:
+        return ": greyscale? give x.expand(3, -1, -1)"
+    if len(shape) not in (3, 4):
+        return ""
+    if shape[-1] == 3 and shape[-3] not in (1, 3, 4):
+        return f": channels last? give x.permute({'0, 3, 1, 2' if batch else '2, 0, 1'})"
+    if shape[-3] == 1:
+        return f": greyscale? give x.expand({'-1, 3' if batch else '3'}, -1, -1)"
+    if shape[-3] == 4:
+        return f": RGBA? give x[{':, ' if batch else ''}:3] (a PIL image has its transparency put on white)"
+    return ""
+
+
 def pad_for_generator(x: torch.Tensor, multiple: int, least: int | None = None) -> tuple[torch.Tensor, tuple[int, int]]:
     """Pad (B, C, H, W) on the bottom and right to what a generator needs: H and W multiples of `multiple`
     and at least `least` (default 2 x `multiple`: at 1 x `multiple` the bottleneck is a single pixel, which
@@ -88,9 +105,13 @@ def pad_for_generator(x: torch.Tensor, multiple: int, least: int | None = None) 
     side of s px reflects at most s - 1). Every amount is shape arithmetic, so `translate` and the exported
     graph (`cyclegan.export`, traced) pad every size alike: equal outputs at any size.
     """
-    if x.dim() != 4:  # (3, H, W) came out (3, H / 4, W) from a resize-upsampling ResNet, or a raw error deep inside
+    # (3, H, W) came out (3, H / 4, W) from a resize-upsampling ResNet, or a raw error deep inside; (B, 4, H, W)
+    # torch's conv error ("expected input[1, 4, 32, 32] to have 3 channels"). Every generator takes 3 channels; not
+    # asked while traced (export): there a shape is a tensor, and its check a warning of the trace's
+    if x.dim() != 4 or (not torch.jit.is_tracing() and x.shape[1] != 3):
         one = ": give x.unsqueeze(0), or cyclegan.translate(G, x), which takes one image too" if x.dim() == 3 else ""
-        raise CycleGANError(f"a generator takes a batch (B, 3, H, W), got a tensor of shape {tuple(x.shape)}{one}")
+        hint = one or layout_hint(tuple(x.shape))
+        raise CycleGANError(f"a generator takes a batch (B, 3, H, W), got a tensor of shape {tuple(x.shape)}{hint}")
     h, w = x.shape[-2], x.shape[-1]
     least = 2 * multiple if least is None else least  # a multiple of `multiple` itself
     pad_h = _max((multiple - h % multiple) % multiple, least - h)
