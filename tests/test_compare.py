@@ -185,7 +185,7 @@ def test_a_cut_models_column_is_named_cut_not_cyclegan(tiny_cfg, tmp_path, capsy
     assert main([*args, "--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0", "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "(columns: input | CUT | Gatys, a row per image)" in printed and "done: 1 step;" in printed  # not "1 steps"
-    assert f"\nCUT: {cfg.train.out}, AtoB\n" in printed and "\nCUT " in printed  # the run; the table's row
+    assert f"\nCUT: {cfg.train.out}, AtoB, step 1, " in printed and "\nCUT " in printed  # the run; the table's row
     page = (out / "report.html").read_text()
     assert "<h1>CUT vs Gatys style transfer</h1>" in page and "CycleGAN" not in page
     assert ", 1 lbfgs step, 1 reference per image." in page  # "1 lbfgs steps": one count's word, as every count's

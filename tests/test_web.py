@@ -3733,7 +3733,7 @@ def test_serve_max_memory_holds_the_page_s_tiles_and_flow_blend(tmp_path, run, m
     real = inference.translate
     monkeypatch.setattr(inference, "translate", lambda *a, **k: asked.append(k) or real(*a, **k))
     TranslateTab(engine).translate([str(_png(tmp_path / "p.png", 24, 20))], key, "AtoB")
-    assert asked == [{"max_memory": 2.0}]
+    assert asked == [{"max_memory": 2.0, "max_pixels": engine.opts.max_pixels}]  # the server's own limits
 
 
 @pytest.mark.parametrize("how", ["Cancel", "closed"])
