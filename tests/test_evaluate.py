@@ -517,6 +517,20 @@ def test_a_root_without_the_split_names_the_splits_it_has(tmp_path):
     assert _list_domains(EvalOptions(checkpoint=("unused",), data=str(root), split="val", progress=False)).aligned
 
 
+def test_a_root_with_only_a_train_split_says_its_scores_flatter_the_model(tmp_path):
+    """A dataset of trainA and trainB alone (a run scored training images it set aside): evaluate suggested
+    --split train as if it were held out, and its scores read as a test split's."""
+    from cyclegan.evaluate.runner import EvalOptions, _list_domains
+
+    root = tmp_path / "mine"
+    for letter in "AB":
+        (root / f"train{letter}").mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / f"train{letter}" / "1.png")
+    opts = EvalOptions(checkpoint=("unused",), data=str(root), progress=False)
+    with pytest.raises(CycleGANError, match=r"it has train: give --split train \(the images training learnt from"):
+        _list_domains(opts)
+
+
 def test_a_root_with_no_split_at_all_says_what_evaluate_reads(tmp_path):
     # a student's own two folders (horses/, zebras/; trained with --domain-a/--domain-b) said "--data testA folder
     # ROOT/testA does not exist or is not a folder", not what to make

@@ -213,9 +213,13 @@ def split_folders(root: Path, split: str) -> dict[str, Path] | Path:
         # pix2pix's maps has train and val only: "testA does not exist" hid the split training had scored on
         others = [s for s in SPLITS if s != split and any((root / n).is_dir() for n in (s, f"{s}A", f"{s}B"))]
         if others:
+            # a run with no test split scored training images it set aside: --split train reads every one, those
+            # it trained on too, whose scores flatter the model
+            flatter = " (the images training learnt from: their scores flatter the model)"
+            trained = flatter if others[0] == "train" else ""
             raise CycleGANError(
                 f"--data {root} has no {split} split ({split}A and {split}B, or {split} of A|B "
-                f"images side by side); it has {' and '.join(others)}: give --split {others[0]}"
+                f"images side by side); it has {' and '.join(others)}: give --split {others[0]}{trained}"
             )
         # a folder of one's own two domains (horses/, zebras/): "testA does not exist" said not what to make
         raise CycleGANError(
