@@ -257,12 +257,12 @@ def _say_best_step(path: Path) -> None:
     best = _saved(path).get("best")
     if not isinstance(best, dict) or not isinstance(best.get("step"), int):
         return
+    from .train.watch import shown_score  # on use: the verdict's words for a score
+
     metric, value = best.get("metric"), best.get("value")
     score = ""
     if isinstance(metric, str) and isinstance(value, float):
-        score = (
-            f", the best {metric} ({value:.2f} dB)" if metric.endswith("psnr") else f", the best {metric} ({value:.4f})"
-        )
+        score = f", the best {metric} ({shown_score(metric, value)})"
     step, beside = best["step"], ""
     last = _saved_step(path.parent / CHECKPOINT_NAME) if (path.parent / CHECKPOINT_NAME).is_file() else None
     if last == step:

@@ -57,15 +57,15 @@ class Verdict:
     def lines(self) -> list[str]:
         out = []
         if self.best_step is not None:
-            last = "" if self.last_value is None else f", last evaluation {_show(self.metric, self.last_value)}"
+            last = "" if self.last_value is None else f", last evaluation {shown_score(self.metric, self.last_value)}"
             out.append(
-                f"verdict: best {self.metric} {_show(self.metric, self.best_value)} at step {self.best_step} "
+                f"verdict: best {self.metric} {shown_score(self.metric, self.best_value)} at step {self.best_step} "
                 f"(best.pt){last}"
             )
         elif self.metric is not None and self.last_value is not None:  # best.pt lost (`Monitor._check_best`)
             out.append(
                 f"verdict: no best.pt (lost since the checkpoint; the next evaluation writes it), last evaluation "
-                f"{self.metric} {_show(self.metric, self.last_value)}"
+                f"{self.metric} {shown_score(self.metric, self.last_value)}"
             )
         elif self.metric is not None and self.evaluations:
             out.append(f"verdict: no finite {self.metric} in {self.evaluations} evaluations (no best.pt)")
@@ -94,7 +94,8 @@ def _named(family: str | None, *options: tuple[str, object]) -> list[str]:
     return [given_as(k) if v is None else given_as(k, v) for k, v in takes]
 
 
-def _show(metric: str | None, value: float | None) -> str:
+def shown_score(metric: str | None, value: float | None) -> str:
+    """A score as the verdict and the notes on best.pt say it: psnr in dB to 2 places, others to 4; "-" for none."""
     if value is None:
         return "-"
     return f"{value:.2f} dB" if metric and metric.endswith("psnr") else f"{value:.4f}"
@@ -274,8 +275,8 @@ class Watch:
         if self.since_best >= WORSE_EVALS and self._clearly_worse(value):
             fired += self._fire(
                 "worse",
-                f"the scores are getting worse: {self.metric} {_show(self.metric, value)} at step {step}, "
-                f"{self.since_best} evaluations after the best, {_show(self.metric, self.best_value)} at step "
+                f"the scores are getting worse: {self.metric} {shown_score(self.metric, value)} at step {step}, "
+                f"{self.since_best} evaluations after the best, {shown_score(self.metric, self.best_value)} at step "
                 f"{self.best_step} (kept in best.pt). Use best.pt; a lower {given_as('lr')} or more data may help, "
                 f"and {given_as('stop_when_worse', 'K')} stops such a run early",
             )
