@@ -175,8 +175,8 @@ def test_an_aligned_pair_turned_by_exif_is_measured_as_it_is_read(tmp_path):
     """An A|B file's width was its stored one, before the EXIF turn that `read_image` makes: a portrait phone
     photo of a pair 64 px wide as shown was refused as 1 px wide, and one 1 px wide as shown passed and crashed
     evaluate with PIL's "height and width must be > 0". Training and evaluate measure it upright."""
-    from cyclegan.evaluate.runner import _wide_enough as evaluate_check
-    from cyclegan.train.inputs import _wide_enough as train_check
+    from cyclegan.evaluate.runner import _halvable as evaluate_check
+    from cyclegan.train.inputs import _halvable as train_check
 
     exif = Image.Exif()
     exif[0x0112] = 6  # a quarter turn on display: the stored width is the shown height

@@ -442,6 +442,25 @@ def test_an_aligned_image_too_narrow_to_halve_is_named_or_skipped(paired, tmp_pa
     assert "skipping " in err and "train/0_thin.png: 1 px wide" in err and "test/0_thin.png: 1 px wide" in err
 
 
+def test_an_aligned_file_that_is_no_a_b_pair_is_refused_or_named(paired, tmp_path, capsys):
+    # The reference splits any file at w/2: a file of odd width (no A and B of one size make one) or a square photo
+    # among 2:1 pairs trained as two halves of one scene, without a word
+    root = aligned_layout(paired, tmp_path / "aligned")  # 80x40 files: A and B of 40x40
+    Image.fromarray(np.zeros((40, 81, 3), np.uint8)).save(root / "train" / "odd.png")
+    expected = r"80x40 or 82x40 here; 512x256 for two 256x256 images\): is it an A\|B pair\? \(remove it, or pass"
+    with pytest.raises(CycleGANError, match=r"train/odd.png: 81x40, an odd width, .*" + expected):
+        train(family_cfg("pix2pix", root, tmp_path / "run", steps=1), progress=False)
+    (root / "train" / "odd.png").unlink()
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(root / "train" / "photo.png")  # even, but a photo
+    capsys.readouterr()
+    assert train(family_cfg("pix2pix", root, tmp_path / "run2", steps=1), progress=False).step == 1
+    assert (
+        "warning: 1 of 8 aligned A|B files is not of the shape most are, 80x40 (an A and a B of 40x40 side by "
+        f"side): {root / 'train' / 'photo.png'} is 40x40; each is split at its middle into A and B all the same: "
+        "check that it is an A|B pair"
+    ) in capsys.readouterr().err.splitlines()
+
+
 # --- training: exact resume, checkpoints ----------------------------------------------------------------------
 
 
@@ -747,6 +766,32 @@ def test_evaluate_names_an_aligned_test_image_too_narrow_to_halve(aligned_run, t
     assert f"read aligned A|B images from {data / 'test'} " in printed.out  # the table says what it scored
     report = json.loads(out.read_text())
     assert report["skipped"] == [line] and report["directions"]["BtoA"]["n_pairs"] == 3
+
+
+def test_evaluate_names_aligned_test_files_that_are_no_a_b_pairs(aligned_run, tmp_path, capsys):
+    # an odd width is left out and named as training names it; a square photo among the 2:1 pairs is scored as
+    # two halves, and named in a warning (it was scored without a word)
+    import shutil
+
+    run, root, _ = aligned_run
+    data = tmp_path / "data"
+    shutil.copytree(root / "test", data / "test")  # 3 files of 32x16
+    Image.fromarray(np.zeros((16, 33, 3), np.uint8)).save(data / "test" / "odd.png")
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(data / "test" / "photo.png")
+    out = tmp_path / "eval.json"
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(run), "--data", str(data), "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    odd = data / "test" / "odd.png"
+    assert f"error: {odd}: 33x16, an odd width, but an aligned file holds an A and a B of one size side by side " in (
+        "\n".join(err)
+    )
+    assert (
+        "warning: 1 of 4 aligned A|B files is not of the shape most are, 32x16 (an A and a B of 16x16 side by "
+        f"side): {data / 'test' / 'photo.png'} is 16x16; each is split at its middle into A and B all the same: "
+        "check that it is an A|B pair"
+    ) in err
+    assert json.loads(out.read_text())["directions"]["BtoA"]["n_pairs"] == 4
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -8,6 +8,7 @@ any number of loader workers (or processes).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,18 +132,58 @@ def split_aligned(im):
     return im.crop((0, 0, half, h)), im.crop((half, 0, 2 * half, h))
 
 
-def too_narrow(path: Path) -> str | None:
-    """A line naming an aligned file (A|B side by side) too narrow to halve, under 2 px wide as it is read (turned
-    upright by its EXIF orientation: `split_aligned` halves the upright image); None when it is wide enough or
-    cannot be opened (named where it is decoded). Only the header is read."""
+def _upright_size(path: Path) -> tuple[int, int] | None:
+    """(W, H) of an image file as it is read (turned upright by its EXIF orientation: `split_aligned` halves the
+    upright image), from its header alone; None where it cannot be opened (named where it is decoded)."""
     try:
         with open_image(path) as im:
-            width = upright_size(im)[0]
+            return upright_size(im)
     except Exception:  # noqa: BLE001 - changed since it was checked: named where it is decoded
         return None
-    if width >= 2:
+
+
+def not_halvable(path: Path) -> str | None:
+    """A line naming an aligned file (A|B side by side) that cannot hold an A and a B of one size, as it is read
+    (upright; the header alone): under 2 px wide (no half for A or for B), or of an odd width (two images of one
+    size make an even one: a photo of 255x255 was split into a 127 px A and a B that lost a column, and trained
+    without a word, as the reference's split at w/2 trains any file). None when it halves, or cannot be opened."""
+    size = _upright_size(path)
+    if size is None:
         return None
-    return f"{path}: {width} px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
+    width, height = size
+    if width < 2:
+        return f"{path}: {width} px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
+    if width % 2 == 0:
+        return None
+    return (
+        f"{path}: {width}x{height}, an odd width, but an aligned file holds an A and a B of one size side by side "
+        f"({2 * (width // 2)}x{height} or {2 * (width // 2 + 1)}x{height} here; 512x256 for two 256x256 images): "
+        "is it an A|B pair?"
+    )
+
+
+def unlike_aligned(files: Iterable[Path], *, shown: int = 1) -> str | None:
+    """A line counting the aligned files (A|B side by side) whose shape (aspect ratio, by more than 2%, upright;
+    headers alone) is not the one most of them have, naming the first `shown`; None where they all have it, or no
+    shape is most's (a set of many shapes). A square photo among 2:1 pairs (a stray file, a photo saved into
+    train/) was split into two halves of another scene and learnt from as a pair, without a word; the reference
+    splits any file at w/2 too, and a set's pairs may be of any one shape (two 4:3 photos make an 8:3 file), so it
+    is a warning, not a refusal."""
+    sizes = {p: size for p in files if (size := _upright_size(p)) is not None}
+    if not sizes:
+        return None
+    common = Counter(sizes.values()).most_common(1)[0][0]
+    unlike = [p for p, (w, h) in sizes.items() if abs(math.log((w / h) / (common[0] / common[1]))) > math.log(1.02)]
+    if not unlike or 2 * len(unlike) >= len(sizes):
+        return None
+    named = "; ".join(f"{p} is {sizes[p][0]}x{sizes[p][1]}" for p in unlike[:shown])
+    more = f" and {len(unlike) - shown} more" if len(unlike) > shown else ""
+    (w, h), verb = common, "is" if len(unlike) == 1 else "are"
+    return (
+        f"{len(unlike)} of {len(sizes)} aligned A|B files {verb} not of the shape most are, {w}x{h} (an A and a B of "
+        f"{w // 2}x{h} side by side): {named}{more}; each is split at its middle into A and B all the same: check that "
+        "it is an A|B pair"
+    )
 
 
 PIXEL_FOR_PIXEL = "pix2pix learns pixel for pixel, and stretches both to one square"

@@ -36,7 +36,7 @@ from torch import nn
 
 from .. import zoo
 from ..config import config_from_dict
-from ..data.dataset import eval_transform, split_aligned, too_narrow, unlike_pairs
+from ..data.dataset import eval_transform, not_halvable, split_aligned, unlike_aligned, unlike_pairs
 from ..data.io import (
     check_images,
     check_separate,
@@ -341,11 +341,11 @@ def _folder_name(opts: EvalOptions, letter: str) -> str:
     return f"--domain-{letter.lower()} folder" if opts.domain_a is not None else f"--data {opts.split}{letter} folder"
 
 
-def _wide_enough(files: list[Path]) -> tuple[list[Path], list[str]]:
-    """The A|B files at least 2 px wide as they are read (upright), and a line naming each narrower one, as
-    training names it (`too_narrow`: a narrower one has no half for A or for B)."""
-    narrow = {path: line for path in files if (line := too_narrow(path))}
-    return [p for p in files if p not in narrow], list(narrow.values())
+def _halvable(files: list[Path]) -> tuple[list[Path], list[str]]:
+    """The A|B files that halve into an A and a B of one size as they are read (upright), and a line naming each
+    other one, as training names it (`not_halvable`: under 2 px wide, or of an odd width)."""
+    unhalved = {path: line for path in files if (line := not_halvable(path))}
+    return [p for p in files if p not in unhalved], list(unhalved.values())
 
 
 def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImages, list[str]]:
@@ -391,9 +391,9 @@ def _drop_unreadable(
 ) -> tuple[SplitImages, list[str]]:
     """Decode every image once; one that cannot be read or declares more than --max-pixels is left out and
     named. In an aligned split (the same stems in both domains) its partner is left out too, so the other
-    pairs keep their truth figures; an A|B image is one pair, left out whole, and so is one too narrow to
-    halve (named as training names it). Returns (the readable images, one line per image left out); `frames`
-    collects the frame count of each image of several."""
+    pairs keep their truth figures; an A|B image is one pair, left out whole, and so is one that does not halve
+    into an A and a B of one size (named as training names it). Returns (the readable images, one line per image
+    left out); `frames` collects the frame count of each image of several."""
     if images.aligned:  # one file per pair: checked once
         files, skipped = check_images(
             images.domains["A"],
@@ -403,8 +403,8 @@ def _drop_unreadable(
             max_pixels=opts.max_pixels,
             frames=frames,
         )
-        files, narrow = _wide_enough(files)
-        skipped += narrow
+        files, unhalved = _halvable(files)
+        skipped += unhalved
         if len(files) < at_least:
             raise CycleGANError(f"no image of --data {opts.split} folder could be read: {skipped[0]}")
         return dataclasses.replace(images, domains={"A": files, "B": files}), skipped
@@ -501,7 +501,9 @@ def _partial_pairs(opts: EvalOptions, images: SplitImages) -> list[str]:
 def _unlike_truth(opts: EvalOptions, images: SplitImages) -> list[str]:
     """A line naming the test images whose truth (the file of their name in the other domain) is of another shape:
     the truth figures stretched each to the square --size, unlike each other, without a word (training names such
-    pairs: `unlike_pairs`)."""
+    pairs: `unlike_pairs`); in an aligned split, the A|B files not of the shape most are (`unlike_aligned`)."""
+    if images.aligned:  # a file not of the shape most are: is it an A|B pair? (`unlike_aligned`)
+        return [line] if (line := unlike_aligned(images.domains["A"])) else []
     pairs = set()
     for s, t in ("AB", "BA") if opts.direction == "both" else [(opts.direction[0], opts.direction[-1])]:
         source, target = images.domains[s], images.domains[t]

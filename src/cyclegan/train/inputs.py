@@ -27,7 +27,7 @@ from ..data import (
     read_image,
     read_pair,
 )
-from ..data.dataset import too_narrow, unlike_pairs
+from ..data.dataset import not_halvable, unlike_aligned, unlike_pairs
 from ..data.io import (
     Digested,
     check_separate,
@@ -277,11 +277,11 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         test_pairs = [pair for pair in test_pairs if all(p is None or p in readable for p in pair)] or None
         skipped += test_bad
     if aligned:
-        good, narrow = _wide_enough(good, skip_bad=d.skip_bad_images)
-        skipped += narrow
+        good, unhalved = _halvable(good, skip_bad=d.skip_bad_images)
+        skipped += unhalved
         if test_pairs:
-            wide, narrow = _wide_enough([a for a, _ in test_pairs], skip_bad=d.skip_bad_images)
-            test_pairs, skipped = [(a, None) for a in wide] or None, skipped + narrow
+            halved, unhalved = _halvable([a for a, _ in test_pairs], skip_bad=d.skip_bad_images)
+            test_pairs, skipped = [(a, None) for a in halved] or None, skipped + unhalved
     good_set = set(good)
     pairs = [pair for pair in pairs if all(p is None or p in good_set for p in pair)]
     if not pairs:
@@ -289,6 +289,8 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     for msg in skipped if main else []:
         print_warning(f"warning: skipping {escape(msg)}{'' if aligned else ' (and its pair)'}")
     if main and not aligned and (line := unlike_pairs([*pairs, *(test_pairs or [])])):
+        print_warning(f"warning: {escape(line)}")
+    if main and aligned and (line := unlike_aligned([a for a, _ in [*pairs, *(test_pairs or [])]])):
         print_warning(f"warning: {escape(line)}")
     _warn_frames(frames, main)
     train_b = [b for _, b in pairs] if not aligned else []
@@ -315,13 +317,14 @@ def _both_layouts(root: Path, test: Path | None) -> str:
     )
 
 
-def _wide_enough(files: list[Path], *, skip_bad: bool) -> tuple[list[Path], list[str]]:
-    """The aligned files (A and B side by side) at least 2 px wide: a narrower one has no half for A or for B.
-    A narrower one stops the run in one line naming it, or with `skip_bad` is left out: (kept, messages)."""
+def _halvable(files: list[Path], *, skip_bad: bool) -> tuple[list[Path], list[str]]:
+    """The aligned files (A and B side by side) that halve into an A and a B of one size: at least 2 px wide, of an
+    even width (`not_halvable`). Another stops the run in one line naming it, or with `skip_bad` is left out:
+    (kept, messages)."""
     good: list[Path] = []
     bad: list[str] = []
     for path in files:
-        msg = too_narrow(path)  # by its upright width, the header alone
+        msg = not_halvable(path)  # by its upright width, the header alone
         if msg is None:
             good.append(path)
             continue
