@@ -481,9 +481,9 @@ def test_an_aligned_test_folder_is_read_as_pairs(tmp_path):
     split, root = tmp_path / "split", tmp_path / "facades"
     write_split(split, 3, paired=True)
     (root / "test").mkdir(parents=True)
-    for p in sorted((split / "testA").iterdir()):  # the same pairs side by side, 81 px: training drops the odd column
+    for p in sorted((split / "testA").iterdir()):  # the same pairs side by side, 80x40
         a, b = (np.asarray(Image.open(split / f"test{k}" / p.name)) for k in "AB")
-        Image.fromarray(np.concatenate([a, b, a[:, :1]], 1)).save(root / "test" / p.name)
+        Image.fromarray(np.concatenate([a, b], 1)).save(root / "test" / p.name)
     opts = EvalOptions(checkpoint=str(ckpt), kid_subset_size=2, progress=False)
     aligned = evaluate(dataclasses.replace(opts, data=str(root)))
     separate = evaluate(dataclasses.replace(opts, data=str(split)))
@@ -494,7 +494,7 @@ def test_an_aligned_test_folder_is_read_as_pairs(tmp_path):
         for key in ("truth_l1", "truth_psnr", "truth_ssim", "cycle_l1", "identity_l1", "fd_lite0", "kid_lite0"):
             assert aligned["directions"][d][key] == pytest.approx(separate["directions"][d][key], abs=1e-5)
     with pytest.raises(
-        CycleGANError, match=r"^no image of --data test folder could be read: .*00.png: it declares 81x40"
+        CycleGANError, match=r"^no image of --data test folder could be read: .*00.png: it declares 80x40"
     ):
         evaluate(dataclasses.replace(opts, data=str(root), max_pixels=3000))  # the whole file's size, undecoded
     shutil.copytree(split / "testA", root / "testA")  # one of the two folders: that layout, the other one named
