@@ -957,21 +957,36 @@ def test_the_pages_left_out_are_named_in_one_line_with_limit_s_stand_ins(tmp_pat
     assert f"{test_a / 'a_01.tif'} (2 frames), {test_a / 'a_02.tif'} (2 frames)" in err
 
 
-def test_a_split_paired_but_for_a_few_names_says_why_there_is_no_truth(tmp_path, capsys, monkeypatch):
-    """testA and testB with the same names but one (renamed, or cut off by --limit): the report silently had no
-    PSNR/SSIM to the truth, which needs every pair."""
-    from cyclegan.evaluate import runner
+def test_a_split_paired_but_for_a_few_names_is_scored_against_the_truth_of_the_pairs_it_has(tmp_path, capsys):
+    """testA and testB with the same names but one (renamed, or cut off by --limit): the report dropped every
+    PSNR/SSIM to the truth, which needed every pair. Now the pairs there are are scored, as a split of them alone
+    scores them, the files without a partner named, and the table says how many pairs."""
+    from cyclegan.cli import main
 
-    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
-    write_split(tmp_path / "data", 3, paired=True)
-    (tmp_path / "data" / "testB" / "scene_02.png").rename(tmp_path / "data" / "testB" / "other.png")
-    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
-    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), direction="AtoB", progress=False)
-    with pytest.raises(pytest.fail.Exception, match="the work started"):
-        runner.evaluate_checkpoints(opts)
-    err = capsys.readouterr().err
-    assert "warning: no PSNR/SSIM to the truth for AtoB: 1 of 3 files of" in err and "(scene_02.png)" in err
-    assert "BtoA" not in err  # not scored
+    ckpt, data = tiny_evaluation(tmp_path, 3)
+    test_a, test_b = data / "testA", data / "testB"
+    (test_b / "scene_02.png").rename(test_b / "other.png")
+    assert (
+        main(evaluate_args(ckpt, data, "--out", str(tmp_path / "r.json"), "--save-images", str(tmp_path / "ev"))) == 0
+    )
+    printed = capsys.readouterr()
+    assert "columns: input | translated | reconstructed | truth (grey: none of its name))" in printed.out
+    for s, t, alone in (("A", "B", "scene_02.png"), ("B", "A", "other.png")):
+        assert (
+            f"warning: {s}to{t}'s PSNR/SSIM to the truth are over 2 pairs: 1 of 3 files of {data / f'test{s}'} have "
+            f"no file of the same name in {data / f'test{t}'} ({alone}), and are scored without a truth (an "
+            "unpaired split whose files merely share names: ignore the truth rows)"
+        ) in printed.err.splitlines()
+    assert "AtoB 2 pairs of 3 sources and 3 targets, BtoA 2 pairs of 3 sources and 3 targets" in printed.out
+    partial = json.loads((tmp_path / "r.json").read_text())["directions"]
+    (test_a / "scene_02.png").unlink()
+    (test_b / "other.png").unlink()
+    assert main(evaluate_args(ckpt, data, "--out", str(tmp_path / "pairs.json"))) == 0
+    pairs = json.loads((tmp_path / "pairs.json").read_text())["directions"]
+    for d in ("AtoB", "BtoA"):
+        assert partial[d]["n_source"] == 3 and partial[d]["n_pairs"] == pairs[d]["n_pairs"] == 2
+        for key in ("truth_l1", "truth_psnr", "truth_ssim", "truth_local_colour"):
+            assert partial[d][key] == pytest.approx(pairs[d][key], rel=1e-4, abs=1e-5), (d, key)
 
 
 @pytest.mark.parametrize("best", [{"step": 7}, {"metric": ["psnr"], "step": 7}])

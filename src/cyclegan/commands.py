@@ -500,7 +500,10 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
         print(f"\nreport: {escape(_written_last(out, opts.out, '--out', 'the scores'))}")
     if opts.save_images:  # the grids have no captions: their columns said here
         row = next(iter(reports[0]["directions"].values()), {})
-        columns = ["input", "translated"] + ["reconstructed"] * ("cycle_l1" in row) + ["truth"] * ("n_pairs" in row)
+        # a file without a partner of its name is scored without a truth (`runner.partners`): its tile is grey
+        alone = any(r.get("n_pairs", r["n_source"]) < r["n_source"] for r in reports[0]["directions"].values())
+        truth = "truth (grey: none of its name)" if alone else "truth"
+        columns = ["input", "translated"] + ["reconstructed"] * ("cycle_l1" in row) + [truth] * ("n_pairs" in row)
         rows = "the first test images"
         print(
             f"images and grids: {escape(opts.save_images)} (each grid's rows: {rows}; columns: {' | '.join(columns)})"

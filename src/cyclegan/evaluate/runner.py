@@ -8,7 +8,8 @@ Per direction (AtoB uses G: A -> B and F to come back; BtoA the reverse):
 - cycle reconstruction x vs F(G(x)): L1 (in [-1, 1] units, as the training loss), PSNR, SSIM;
 - identity G(y) vs y on the target domain: L1;
 - when the split is aligned (testA and testB hold the same file names, e.g. synthetic data rendered in
-  both domains, or pix2pix's A|B images): translated vs true image, PSNR / SSIM / L1, and the local colour
+  both domains, or pix2pix's A|B images; where only some do, over those pairs, `partners`): translated vs true
+  image, PSNR / SSIM / L1, and the local colour
   error (`truth_local_colour`: the worst patch's mean colour off the truth's over all the images, in grey levels;
   `truth_local_colour_at`: the image and the patch, x and y its top-left pixel at the evaluated size; both None
   where a translation is not finite).
@@ -109,11 +110,11 @@ def _mean(values: list[float]) -> float:
     return float(sum(values) / len(values)) if values else math.nan
 
 
-def aligned_truth(source: list[Path], target: list[Path], *, folders: tuple[Path, Path]) -> list[Path] | None:
-    """The target file of each source file when every source file has one of its name (`pair_key`, each under
-    its own of `folders`: the source's and the target's), else None. Two target files of one name that a source
-    file needs (x.jpg and x.png) are a one-line error, as they are for paired training (`find_pairs`): the later
-    one was taken as the truth without a word."""
+def partners(source: list[Path], target: list[Path], *, folders: tuple[Path, Path]) -> list[Path | None]:
+    """The target file of each source file's name (`pair_key`, each under its own of `folders`: the source's and
+    the target's), None where it has none. Two target files of one name that a source file needs (x.jpg and x.png)
+    are a one-line error, as they are for paired training (`find_pairs`): the later one was taken as the truth
+    without a word."""
     by_key: dict[Path, Path] = {}
     twins: dict[Path, Path] = {}
     for p in target:
@@ -123,14 +124,18 @@ def aligned_truth(source: list[Path], target: list[Path], *, folders: tuple[Path
         else:
             by_key[key] = p
     keys = [pair_key(p, folders[0]) for p in source]
-    if not source or any(k not in by_key for k in keys):
-        return None
     if clash := next((k for k in keys if k in twins), None):
         raise CycleGANError(
             f"{by_key[clash]} and {twins[clash].name} beside it have one name: the truth of a test image is the "
             "file of its name without the extension, so rename or remove one"
         )
-    return [by_key[k] for k in keys]
+    return [by_key.get(k) for k in keys]
+
+
+def aligned_truth(source: list[Path], target: list[Path], *, folders: tuple[Path, Path]) -> list[Path] | None:
+    """The target file of each source file when every source file has one of its name (`partners`), else None."""
+    found = partners(source, target, folders=folders) if source else []
+    return found if found and None not in found else None  # type: ignore[return-value]
 
 
 def _features(
@@ -163,7 +168,7 @@ def _translate_pass(
     back: nn.Module | None,
     backbone: nn.Module,
     *,
-    truth: list[Path] | None,
+    truth: list[Path | None] | None,
     halves: tuple[str | None, str | None],
     size: int,
     batch_size: int,
@@ -175,7 +180,9 @@ def _translate_pass(
     the first GRID_ROWS (real, translated, reconstructed[, truth]) for a sample grid, and with a truth the worst local
     colour error (`local_colour`: its value, image and patch; None without a truth). Translations go to
     save_dir/STEM.png (equal stems from different sub-folders: STEM-2.png, as `translate` names them).
-    `halves`: the half (`_load`) of `files` and of `truth`'s files to read."""
+    `truth`: each file's truth (`partners`), None where it has none: the truth figures are over the files that
+    have one, and the grid's truth column is grey where a row has none. `halves`: the half (`_load`) of `files`
+    and of `truth`'s files to read."""
 
     feats: list[torch.Tensor] = []
     scores: dict[str, list[float]] = {"cycle_l1": [], "cycle_psnr": [], "cycle_ssim": []} if back else {}
@@ -197,12 +204,16 @@ def _translate_pass(
             scores["cycle_ssim"] += ssim(rec, x).tolist()
             cols.append(rec.cpu())
         if truth is not None:
-            real = _load(truth[done : done + len(x)], size, halves[1])
-            fake_cpu = fake.cpu()
-            scores["truth_l1"] += l1(fake_cpu, real).tolist()
-            scores["truth_psnr"] += psnr(fake_cpu, real).tolist()
-            scores["truth_ssim"] += ssim(fake_cpu, real).tolist()
-            local = _worse_patch(local, fake_cpu, real, paths)
+            # (B, 3, S, S): each file's truth, 0 (grey, as the grid shows it) where it has none
+            real = torch.zeros_like(x, device="cpu")
+            have = [i for i, t in enumerate(truth[done : done + len(x)]) if t is not None]
+            if have:
+                real[have] = _load([truth[done + i] for i in have], size, halves[1])  # type: ignore[misc]
+                fake_cpu = fake.cpu()[have]
+                scores["truth_l1"] += l1(fake_cpu, real[have]).tolist()
+                scores["truth_psnr"] += psnr(fake_cpu, real[have]).tolist()
+                scores["truth_ssim"] += ssim(fake_cpu, real[have]).tolist()
+                local = _worse_patch(local, fake_cpu, real[have], [paths[i] for i in have])
             cols.append(real)
         if len(grid) < GRID_ROWS:
             grid += [[c[i] for c in cols] for i in range(min(len(x), GRID_ROWS - len(grid)))]
@@ -481,7 +492,8 @@ def _left_out(real: torch.Tensor, fake: torch.Tensor, **_: Any) -> Distances:
 
 def _partial_pairs(opts: EvalOptions, images: SplitImages) -> list[str]:
     """A line per direction whose source files have a target file of the same name (`pair_key`) only in part:
-    the truth figures need every one's pair, so they were left out of the report without a word."""
+    the truth figures are over the pairs there are, and the files without a partner are counted and the first
+    few named (the truth figures were left out of the report whole, for one file renamed)."""
     lines = []
     for s, t in ("AB", "BA") if opts.direction == "both" else [(opts.direction[0], opts.direction[-1])]:
         source, folder_t = images.domains[s], images.folder(t)
@@ -491,9 +503,10 @@ def _partial_pairs(opts: EvalOptions, images: SplitImages) -> list[str]:
             names = ", ".join(p.name for p in alone[:3]) + (", ..." if len(alone) > 3 else "")
             limit = f" (--limit {opts.limit} takes the first of each folder by name)" if opts.limit else ""
             lines.append(
-                f"no PSNR/SSIM to the truth for {s}to{t}: {len(alone)} of {len(source)} files of {images.folder(s)} "
-                f"have no file of the same name in {folder_t}{limit} ({names}); the truth needs a partner for every "
-                "file (an unpaired split needs none: then ignore this)"
+                f"{s}to{t}'s PSNR/SSIM to the truth are over {counted(len(source) - len(alone), 'pair')}: "
+                f"{len(alone)} of {len(source)} files of {images.folder(s)} have no file of the same name in "
+                f"{folder_t}{limit} ({names}), and are scored without a truth (an unpaired split whose files "
+                "merely share names: ignore the truth rows)"
             )
     return lines
 
@@ -507,8 +520,8 @@ def _unlike_truth(opts: EvalOptions, images: SplitImages) -> list[str]:
     pairs = set()
     for s, t in ("AB", "BA") if opts.direction == "both" else [(opts.direction[0], opts.direction[-1])]:
         source, target = images.domains[s], images.domains[t]
-        truth = None if images.aligned else aligned_truth(source, target, folders=(images.folder(s), images.folder(t)))
-        pairs |= {(a, b) if s == "A" else (b, a) for a, b in zip(source, truth or [])}
+        truth = partners(source, target, folders=(images.folder(s), images.folder(t)))
+        pairs |= {(a, b) if s == "A" else (b, a) for a, b in zip(source, truth, strict=True) if b is not None}
     line = unlike_pairs(
         sorted(pairs), why="PSNR/SSIM to the truth compare them pixel for pixel, each stretched to one square"
     )
@@ -1023,7 +1036,11 @@ def _evaluate_one(
         for d in directions:
             s, t = d[0], d[-1]  # source and target domain letters
             back = nets.get("BtoA" if d == "AtoB" else "AtoB")
-            truth = aligned_truth(domains[s], domains[t], folders=(images.folder(s), images.folder(t)))
+            truth: list[Path | None] | None = partners(
+                domains[s], domains[t], folders=(images.folder(s), images.folder(t))
+            )
+            if not any(truth):  # an unpaired split: no truth
+                truth = None
             save_dir = None
             if save_root is not None:
                 save_dir = save_root / d
@@ -1070,8 +1087,8 @@ def _evaluate_one(
             row[f"{kid_name}_untranslated"] = untranslated.kid
             row.update({k: _mean(v) for k, v in scores.items()})
             row["identity_l1"] = _mean(idt)
-            if truth is not None:
-                row["n_pairs"] = len(truth)
+            if truth is not None:  # the pairs the truth figures are over: every source file, or those with a partner
+                row["n_pairs"] = len(truth) - truth.count(None)
             if local is not None:  # the worst over the images, not a mean: a blob in one image is the failure
                 row["truth_local_colour"] = local.pop("value")
                 row["truth_local_colour_at"] = local or None  # null: not finite, no place

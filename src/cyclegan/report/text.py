@@ -91,6 +91,14 @@ def _fmt(row: dict[str, Any], key: str, kid_name: str) -> str:
     return f"{v:.2f}"
 
 
+def _of_files(row: dict[str, Any]) -> str:
+    """Of how many source and target files a direction's pairs are, where either holds more (` of 3 sources and 4
+    targets`): a source file without a partner is scored without a truth (`runner.partners`), a target without one
+    is no source's truth."""
+    more = [f"{row[f'n_{k}']} {k}s" for k in ("source", "target") if row.get(f"n_{k}", 0) > row["n_pairs"]]
+    return f" of {' and '.join(more)}" if more else ""
+
+
 def _truth_lines(directions: dict[str, dict[str, Any]], *, aligned: bool) -> list[str]:
     """What the truth rows compare with: the file of the same name in the other folder, or of an `aligned` A|B
     file its other half. Said because folders that merely share names (unpaired photos numbered 1.jpg, 2.jpg, ...
@@ -100,11 +108,7 @@ def _truth_lines(directions: dict[str, dict[str, Any]], *, aligned: bool) -> lis
     paired = {d: row for d, row in directions.items() if "n_pairs" in row}
     if not paired:
         return []
-    counts = ", ".join(
-        f"{d} {row['n_pairs']} pairs"
-        + (f" of {row['n_target']} targets" if row.get("n_target", 0) > row["n_pairs"] else "")
-        for d, row in paired.items()
-    )
+    counts = ", ".join(f"{d} {row['n_pairs']} pairs{_of_files(row)}" for d, row in paired.items())
     where = [
         f"local colour {d}: the worst {at['patch']}x{at['patch']} px patch's mean colour off the truth's is in "
         f"{escape(at['image'])} at x {at['x']}, y {at['y']}"
