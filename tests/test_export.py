@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +151,11 @@ def test_torchscript_matches_pytorch_at_two_sizes(run, tmp_path):
     for b, h, w in SIZES:
         x = inputs(b, h, w, seed=1)
         torch.testing.assert_close(module(x), reference(run, "AtoB", x), atol=1e-5, rtol=0)
+    # the archive's folder is the file's stem, as torch.jit.save(model, "g.pt") names it: it was the atomic
+    # write's temporary (".g.pt.k3j2h1x9"), and nothing of that folder is left beside the file
+    with zipfile.ZipFile(out) as archive:
+        assert {name.split("/")[0] for name in archive.namelist()} == {"g"}
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 def test_foreign_unet_exports_too(tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from torch import nn
 from . import zoo
 from .errors import CycleGANError, install_extra
 from .export_options import FORMATS, MIN_OPSET, OPSET, ExportFormat, ExportOptions, format_for
-from .files import check_outputs, claim_file, write_atomic
+from .files import check_outputs, claim_file, temporary_stem, write_atomic
 from .inference import check_output, least_size, pad_for_generator, size_multiple, uncompiled
 from .loading import checkpoint_file, load_generator_and_direction, weights_record
 from .models.fused import plain_layers
@@ -171,10 +172,21 @@ def _export_torchscript(
             # deprecation in favour of torch.export (whose files need a recent torch to load).
             warnings.simplefilter("ignore")
             traced = torch.jit.trace(model, example, check_trace=False)
-            torch.jit.save(traced, tmp, _extra_files={f"{k}.txt": v for k, v in metadata.items()})
+            _save_as(traced, tmp, path.name, extra_files={f"{k}.txt": v for k, v in metadata.items()})
         verify(tmp)
 
     write_atomic(path, write)
+
+
+def _save_as(module: torch.jit.ScriptModule, tmp: str, name: str, *, extra_files: dict[str, str]) -> None:
+    """`torch.jit.save` into `tmp`, its archive named as a file called `name` names it. torch names the zip's top
+    folder after the file it writes (the stem; a buffer's is "archive") and has no option for it: saved at `tmp`,
+    every entry sat under `.g.pt.k3j2h1x9/`, the atomic write's temporary, in the published g.pt. So it is saved
+    under `name` in a private folder beside `tmp` (the same disk) and moved onto `tmp`."""
+    with tempfile.TemporaryDirectory(prefix=f".{temporary_stem(name)}.", dir=Path(tmp).parent) as folder:
+        named = Path(folder) / name
+        torch.jit.save(module, str(named), _extra_files=extra_files)
+        os.replace(named, tmp)
 
 
 def _run_exported(path: Path, fmt: ExportFormat) -> Callable[[torch.Tensor], torch.Tensor] | None:
