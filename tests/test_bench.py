@@ -424,6 +424,21 @@ def test_the_json_records_the_execution_the_trainer_applied(monkeypatch):
     assert ex["precision"] == "fp32" and not ex["fused_layers"] and not ex["parallel_chains"]
 
 
+def test_a_one_way_familys_training_rate_is_not_said_per_domain(monkeypatch):
+    """`bench --model cut` said "img/s per domain", CycleGAN's words for a step that translates each domain's batch
+    both ways, of a model that translates one way."""
+    from cyclegan.train.cut import CUTTrainer
+
+    monkeypatch.setattr(CUTTrainer, "step", lambda self, x, y: {})
+    monkeypatch.setattr("cyclegan.inference.translate_tensor", lambda net, x, *, execution: x)
+    opts = BenchOptions(model="cut", preset="fast", size=32, steps=2, warmup=1, translate_batches=2, compile="off")
+    r = bench(opts)
+    train_line = format_bench(r).splitlines()[2]
+    assert train_line.startswith("  train ") and train_line.endswith(
+        f", {r['train_img_per_s']:.2f} img/s one way (one generator)"
+    )
+
+
 def test_translation_is_recorded_as_the_plain_layers_it_ran(monkeypatch):
     """Translation builds plain layers and runs one generator, but its line and `translate_execution` said
     "fused layers, two lanes" where training took them (a CycleGAN), and even where no trainer did (pix2pix)."""

@@ -211,6 +211,13 @@ def _as_translate_loads(G: torch.nn.Module, cfg, device: torch.device, execution
     return plain
 
 
+def train_rate(family_name: str) -> str:
+    """What `train_img_per_s` counts, as the lines say it: a two-way family (CycleGAN) translates a batch of each
+    domain per step, each both ways; a one-way family (pix2pix, CUT) its source batch alone, one way, which "img/s
+    per domain" misdescribed."""
+    return "img/s per domain" if families.family(family_name).two_way else "img/s one way (one generator)"
+
+
 def _summary(
     train_times: list[float], translate_times: list[float], warmup_s: float, translate_warmup_s: float, bs: int
 ) -> dict[str, Any]:
@@ -221,7 +228,7 @@ def _summary(
         "translate_warmup_s": round(translate_warmup_s, 3),  # translation's untimed first call
         "train_s_per_step": round(train_s, 5),
         "train_steps_per_s": round(1 / train_s, 4),
-        "train_img_per_s": round(bs / train_s, 3),  # images per domain per second
+        "train_img_per_s": round(bs / train_s, 3),  # images per second: per domain, or one way (`train_rate`)
         "train_s_all": [round(t, 5) for t in train_times],
         "translate_s_per_batch": round(translate_s, 5),
         "translate_img_per_s": round(bs / translate_s, 3),
@@ -371,7 +378,7 @@ def format_train(r: dict[str, Any]) -> str:
             f"{m} ({_describe(x['settings'])}):",
             f"  train      {x['train_s_per_step']:.4f} s/step (median of {r['steps']}, after "
             f"{counted(r['warmup'], 'warm-up step')} that took {x['train_warmup_s']:.1f} s), "
-            f"{x['train_img_per_s']:.2f} img/s per domain",
+            f"{x['train_img_per_s']:.2f} {train_rate(r['model']['family'])}",
             f"  translate  {x['translate_img_per_s']:.2f} img/s (batch {r['translate_batch_size']}, median of "
             f"{r['translate_batches']}, after a first call that took {x['translate_warmup_s']:.1f} s)"
             f"{_translated_as(x)}",
