@@ -31,7 +31,7 @@ from .config import (
     read_config_file,
     resolve,
 )
-from .errors import CycleGANError, counted, escape, install_extra
+from .errors import CycleGANError, counted, escape, install_extra, shown_score
 from .families import FAMILIES, accepting, names, section_titles
 from .files import ARCHIVES, check_flags_there
 from .options import add_arguments, shown_value, to_flags
@@ -257,8 +257,6 @@ def _say_best_step(path: Path) -> None:
     best = _saved(path).get("best")
     if not isinstance(best, dict) or not isinstance(best.get("step"), int):
         return
-    from .train.watch import shown_score  # on use: the verdict's words for a score
-
     metric, value = best.get("metric"), best.get("value")
     score = ""
     if isinstance(metric, str) and isinstance(value, float):
