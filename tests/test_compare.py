@@ -92,6 +92,12 @@ def test_compare_writes_grid_and_report(checkpoint, dataset, tmp_path, capsys):
             assert Image.open(out / name).size == (32, 24)  # aspect ratio of the 40 x 30 input kept
     assert report["kid"]["subset_size"] == 3 and report["kid"]["n_target"] == 3
     assert set(report["kid"]) >= {"input", "cyclegan", "gatys"}
+    # 3 images against 3: one subset, both sets whole, no std shown; the note said "read the std" of it
+    assert report["kid"]["gatys"]["std"] == 0 and "± " not in printed
+    assert (
+        "KID over 3 images is very noisy: its one subset (both sets whole) gives it no std, compare large gaps only."
+        in report["notes"]
+    )
 
     grid = Image.open(out / "grid.png")
     assert grid.size == (3 * 32 + 4 * 2, 3 * 32 + 4 * 2)  # 3 columns x 3 rows of 32 px cells, 2 px padding

@@ -213,6 +213,33 @@ def test_a_config_file_of_another_family_says_which_of_its_values_replace_the_mo
     assert "config:" not in capsys.readouterr().err  # its own family
 
 
+def test_a_config_files_own_family_values_are_named_where_the_model_keeps_the_fields_defaults(paired, tmp_path, capsys):
+    # A pix2pix run's config.json given with --model cyclegan trained a CycleGAN of pix2pix's U-Net, dropout and
+    # vanilla loss without a word (CycleGAN has no values of its own to compare with); a FastCUT one with --model cut,
+    # FastCUT's quarter decay. And a config the model refuses said the warning above its one error line.
+    p2p = resolve({"family": "pix2pix", "size": 32, "ngf": 8, "unet_levels": 5})
+    fast = resolve({"family": "fastcut", "size": 32, "ngf": 8, "n_blocks": 1, "nce_num_patches": 8, "nce_mlp_dim": 8})
+    for cfg in (p2p, fast):
+        (tmp_path / f"{cfg.model.family}.json").write_text(json.dumps(cfg.to_dict()))
+    args = ["--data", str(paired), "--steps", "1", "--num-workers", "0", "--no-progress"]
+
+    def train_with(family: str, model: str) -> tuple[int, str]:
+        config = tmp_path / f"{family}.json"
+        argv = ["train", "--config", str(config), "--model", model, "--out", str(tmp_path / f"{family}-{model}")]
+        return main([*argv, *args]), capsys.readouterr().err
+
+    status, err = train_with("pix2pix", "cyclegan")
+    assert status == 0
+    assert (
+        f"warning: {tmp_path / 'pix2pix.json'} is a pix2pix config: its generator 'unet', dropout 0.5, gan_loss "
+        "'vanilla' replace --model cyclegan's values (give them as flags to keep the family's)\n"
+    ) in err
+    status, err = train_with("fastcut", "cut")
+    assert status == 0 and "flip_equivariance True, lr_decay_fraction 0.25 replace --model cut's values" in err
+    status, err = train_with("pix2pix", "cut")  # the U-Net refused: that line alone
+    assert status == 2 and err.startswith("error: option 'generator' in ") and err.count("\n") == 1, err
+
+
 def test_a_cyclegan_config_given_with_model_cut_trains_with_cuts_own_patchnce_values(paired, tmp_path, capsys):
     # A CycleGAN run's config.json holds a `cut` section of None ("the family's value"): with --model cut those
     # None replaced CUT's values, a warning named "lambda_nce None", and the first step was a TypeError traceback

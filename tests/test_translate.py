@@ -473,6 +473,29 @@ def test_inference_never_imports_training(run, tmp_path, code):
     assert "train imported" not in done.stderr
 
 
+@pytest.mark.slow
+def test_translating_a_runs_best_pt_never_imports_training(run, tmp_path):
+    """`translate --checkpoint RUN/best.pt` notes the step and score best.pt holds: for the score's wording that note
+    imported the whole of `cyclegan.train` (its loop, trainers, loader), which translation never loads."""
+    import subprocess
+
+    import cyclegan
+
+    best = cyclegan.save_generator(cyclegan.load_generator(run), tmp_path / "best.pt")  # as training keeps it
+    torch.save({**torch.load(best, weights_only=True), "best": {"metric": "psnr", "value": 20.0, "step": 2}}, best)
+    img = tmp_path / "a.png"
+    Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(img)
+    argv = ["translate", "--checkpoint", str(best), "--out", str(tmp_path / "o"), str(img)]
+    script = (
+        f"import sys\nfrom cyclegan.cli import main\nassert main({argv!r}) == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith('cyclegan.train')))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"note: {best} holds step 2, the best psnr (20.00 dB)\n" in done.stderr  # the note itself was said
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
 def test_options_refuse_bad_values_alike_in_cli_and_api(run, tmp_path, capsys):
     from cyclegan.errors import CycleGANError
     from cyclegan.translation import TranslateOptions

@@ -2529,6 +2529,7 @@ print(changed)
 """
 
 
+@pytest.mark.slow  # a process of its own: 8 s
 def test_translate_video_leaves_the_callers_environment_as_it_was(ckpt, tmp_path):
     """OpenCV's first import (the flow blend's) prepends its library folder to LD_LIBRARY_PATH: a Python caller's
     environment, and every subprocess it started after `translate_video`, got a variable it never set. In a

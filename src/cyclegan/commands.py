@@ -31,7 +31,7 @@ from .config import (
     read_config_file,
     resolve,
 )
-from .errors import CycleGANError, counted, escape, install_extra
+from .errors import CycleGANError, counted, escape, install_extra, shown_score
 from .families import FAMILIES, accepting, names, section_titles
 from .files import ARCHIVES, check_flags_there
 from .options import add_arguments, shown_value, to_flags
@@ -109,19 +109,25 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def replaced_family_values(file: dict[str, Any], flags: dict[str, Any]) -> list[str]:
-    """The values of `--model`'s family (`Family.defaults`) that a config file of another family replaces, as
-    `key value`: `--config runs/cut/config.json --model fastcut` trained CUT's PatchNCE weight, identity term and
-    decay under FastCUT's name, without a word (the file is over the family, as any option)."""
+    """The values of `--model`'s family (`Family.defaults`, else the fields' defaults where the file's family has
+    values of its own) that a config file of another family replaces, as `key value`: `--config runs/cut/config.json
+    --model fastcut` trained CUT's PatchNCE weight, identity term and decay under FastCUT's name, without a word (the
+    file is over the family, as any option)."""
     theirs, ours = file.get("family"), flags.get("family")
     if not theirs or theirs == ours or ours not in FAMILIES:
         return []
+    own, known = FAMILIES[ours].defaults, option_fields()
+    # their family's values too, where ours keeps the fields' defaults: a pix2pix config.json's U-Net, dropout and
+    # vanilla loss trained `--model cyclegan` (no values of its own) without a word
+    keys = dict.fromkeys([*own, *(FAMILIES[theirs].defaults if theirs in FAMILIES else {})])
     return [
         f"{key} {file[key]!r}"
-        for key, value in FAMILIES[ours].defaults.items()
+        for key in keys
         if key in file
         and key not in flags
         and file[key] is not None  # None: the family's value (a CycleGAN config.json's `cut` section)
-        and option_value(key, file[key]) != option_value(key, value)
+        and ours in accepting(key, known[key][0])  # one ours does not take is refused, in a line of its own
+        and option_value(key, file[key]) != option_value(key, own.get(key, known[key][1].default))
     ]
 
 
@@ -152,10 +158,10 @@ def other_commands_with(key: str) -> list[str]:
 def run_train(opts, args: argparse.Namespace) -> int:
     overrides = read_config_file(opts.config, elsewhere=other_commands_with) if opts.config else {}
     flags = {k: v for k, v in vars(args).items() if k in option_fields()}
-    replaced = replaced_family_values(overrides, flags)
-    if replaced and os.environ.get("RANK", "0") == "0":
-        print_warning(
-            f"warning: {escape(str(opts.config))} is a {overrides['family']} config: its {', '.join(replaced)} "
+    replaced = ""
+    if values := replaced_family_values(overrides, flags):
+        replaced = (
+            f"warning: {escape(str(opts.config))} is a {overrides['family']} config: its {', '.join(values)} "
             f"replace --model {flags['family']}'s values (give them as flags to keep the family's)"
         )
     if opts.config:
@@ -172,6 +178,9 @@ def run_train(opts, args: argparse.Namespace) -> int:
         cfg, ckpt = check_startable(resolve(overrides, names=names, typed=flags.keys())), None
     else:
         check_resumable(overrides.get("out"))
+    # after the checks: a config refused (--model cut of a pix2pix config's U-Net) says its one error line alone
+    if replaced and os.environ.get("RANK", "0") == "0":
+        print_warning(replaced)
     # A scheduler's SIGTERM or a closed terminal's SIGHUP before the steps (torch's import, the check of the images,
     # the networks' building) stops as Ctrl-C does there (`train.loop.train`: one line, exit 143 or 129; it killed the
     # run without a word, its new folder left with a `.lock`); during the steps the loop takes both over and saves
@@ -257,8 +266,6 @@ def _say_best_step(path: Path) -> None:
     best = _saved(path).get("best")
     if not isinstance(best, dict) or not isinstance(best.get("step"), int):
         return
-    from .train.watch import shown_score  # on use: the verdict's words for a score
-
     metric, value = best.get("metric"), best.get("value")
     score = ""
     if isinstance(metric, str) and isinstance(value, float):

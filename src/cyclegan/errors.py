@@ -119,6 +119,14 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def shown_score(metric: str | None, value: float | None) -> str:
+    """A score as the training verdict and the notes on best.pt say it: psnr in dB to 2 places, others to 4; "-" for
+    none. Here, not in `train.watch`: `translate --checkpoint RUN/best.pt` imported all of training for its note."""
+    if value is None:
+        return "-"
+    return f"{value:.2f} dB" if metric and metric.endswith("psnr") else f"{value:.4f}"
+
+
 def byte_size(n: float) -> str:
     """A size in bytes as messages say it, in the largest unit that keeps it at least 1: '512 bytes', '12 KiB',
     '300 MiB', '1.5 GiB'. In MiB alone, a disk with 200 KiB free had "0 MiB free" and a small need "about 0 MiB"."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from .. import families
 from ..config import DIFFAUG_POLICIES, option_fields
+from ..errors import shown_score
 from ..options import given_as
 from ..warning_levels import COLLAPSED, STILL, TINTED  # the levels the web page's Runs tab names too
 from .scoring import BETTER, PREFIX, mean_score
@@ -92,13 +93,6 @@ def _named(family: str | None, *options: tuple[str, object]) -> list[str]:
     known = option_fields()
     takes = [(k, v) for k, v in options if family is None or family in families.accepting(k, known[k][0])]
     return [given_as(k) if v is None else given_as(k, v) for k, v in takes]
-
-
-def shown_score(metric: str | None, value: float | None) -> str:
-    """A score as the verdict and the notes on best.pt say it: psnr in dB to 2 places, others to 4; "-" for none."""
-    if value is None:
-        return "-"
-    return f"{value:.2f} dB" if metric and metric.endswith("psnr") else f"{value:.4f}"
 
 
 class Watch:
