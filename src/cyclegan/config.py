@@ -251,8 +251,8 @@ class TrainConfig(Section):
     eval_kid: bool = opt(
         True,
         "with --eval-every: score kid_lite0 too (EfficientNet-Lite0 features at 224 px of the translations: most of "
-        "an evaluation's time on a CPU); --no-eval-kid: psnr/ssim/local colour, cycle PSNR, change, spread and tint "
-        "only",
+        "an evaluation's time on a CPU); --no-eval-kid: psnr/ssim/local colour, cycle PSNR, change, spread, follows "
+        "and tint only",
     )
     best_by: BestBy = opt(
         "auto",

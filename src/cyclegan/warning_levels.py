@@ -4,5 +4,8 @@ while training")."""
 
 STILL = 0.01  # mean |G(x) - x| (in [-1, 1] units, about 1.3 grey levels) under which a generator returns x
 COLLAPSED = 0.1  # outputs' spread, relative to the inputs', under which they no longer depend on the input
+UNFOLLOWED = 0.05  # `follows` under which the outputs' differences no longer follow the inputs' (from step
+# `watch.FOLLOWS_FROM`): healthy synthetic-world runs read 0.11-0.37 from step 300, collapsed ones 0.00-0.02
+# (`benchmarks/results/collapse_scores_synthetic.txt`)
 TINTED = 0.1  # the translations' mean colour cast this far from the target images' (`scoring.tint`: in [-1, 1]
 # units, beyond two standard errors): a tint

@@ -12,6 +12,9 @@ will use them (the averaged weights when the run keeps them), scored per directi
 - `change`: mean |G(x) - x| in [-1, 1] units (0: the generator returns its input);
 - `spread`: how much the outputs differ from each other, relative to how much the inputs do (mean pairwise
   L1; 0: every input gives the same output, a collapse); left out, with a warning, where the inputs are all alike;
+- `follows`: whether the outputs differ where their own inputs differ (`follows`; 0: their differences have nothing
+  to do with which input gave them, as a collapse into blobs that still differ from each other); left out where
+  `spread` is, and with fewer than FOLLOWS_IMAGES held-out images;
 - `tint`: how far the translations' mean colour cast sits from the target domain's held-out images' beyond what
   the two small sets' sampling explains (`tint`; 0: no cast to speak of; a generator that tints everything: high).
 
@@ -316,6 +319,8 @@ def _lite0() -> nn.Module:
 
 
 ALIKE = 1e-4  # a mean pairwise L1 of the held-out inputs (in [-1, 1] units) under which they are all one image
+FOLLOWS_IMAGES = 4  # held-out images below which `follows` is left out: 2 images depart from their mean by one map
+# (|x1 - x2| / 2 each), so an output's own input and another read alike whatever the generator does; 3 share most of it
 
 
 class Scorer:
@@ -338,11 +343,12 @@ class Scorer:
         self.input_spread = {d: _mean_pairwise_l1(x) for d, x in self.sources.items()}
         self.target_casts = {d: colour_casts(y) for d, y in self.targets.items()}
         for d in [d for d, v in self.input_spread.items() if v <= ALIKE]:
-            # spread (outputs' over inputs') divided by ~0: 0 read as a collapse, whatever the generator does
+            # spread (outputs' over inputs') divided by ~0: 0 read as a collapse, whatever the generator does (and
+            # follows: inputs without departures from their mean correlate with nothing)
             print_warning(
                 f"warning: the held-out {d[0]} images are all alike at the training size: {d}'s spread score (the "
-                "collapse check) is left out, as it compares how much the outputs differ with how much the inputs "
-                "do; give the test split different images"
+                "collapse check, with follows) is left out, as it compares how much the outputs differ with how much "
+                "the inputs do; give the test split different images"
             )
         self.extractor: nn.Module | None = None
         self.target_features: dict[str, torch.Tensor] = {}
@@ -390,6 +396,8 @@ class Scorer:
         out["change"] = l1(fake, x).mean().item()
         if self.input_spread[d] > ALIKE:
             out["spread"] = _mean_pairwise_l1(fake) / self.input_spread[d]
+            if len(x) >= FOLLOWS_IMAGES:
+                out["follows"] = follows(x, fake)
         out["tint"] = tint(colour_casts(fake), self.target_casts[d])
         return {k: round(v, 5) for k, v in out.items()}
 
@@ -406,6 +414,34 @@ def _mean_pairwise_l1(x: torch.Tensor) -> float:
         return 0.0
     d = torch.cdist(flat, flat, p=1) / flat.shape[1]  # (N, N): mean |x_i - x_j| per pixel value
     return float(d.sum() / (n * (n - 1)))
+
+
+def _departures(x: torch.Tensor) -> torch.Tensor:
+    """Where each image of x (N, 3, H, W) departs from the set's mean image (|x_i - mean| summed over the channels,
+    so a change of colour counts whichever way it goes), centred and scaled to unit length per image: (N, H * W)."""
+    x = x.float()
+    d = (x - x.mean(0, keepdim=True)).abs().sum(1).flatten(1)
+    d = d - d.mean(1, keepdim=True)
+    length = d.norm(dim=1, keepdim=True)
+    # an image at the mean (a constant output, to rounding) correlates with nothing: 0, not its rounding scaled up;
+    # 1e-4 is far under one grey level at one pixel (0.008)
+    return torch.where(length > 1e-4, d / length.clamp_min(1e-4), 0.0)
+
+
+def follows(x: torch.Tensor, fake: torch.Tensor) -> float:
+    """How much each translation departs from the translations' mean where its own input departs from the inputs'
+    mean, beyond where another input does: the pixel correlation of the two departure maps (`_departures`) of each
+    image with its own translation, less its mean with the other images' translations. x, fake (N, 3, H, W), N >= 2.
+
+    Scale-free, so inputs that differ by little count as much as inputs that differ by much: a faithful generator
+    scores high on near-identical inputs too. 0: the outputs' differences have nothing to do with which input gave
+    them (a constant output; blobs that differ from each other but not where their inputs do, which `spread`, a
+    ratio of sizes, reads as healthy). The synthetic world's true translations score 0.29-0.38 over 8-40 images (0.15
+    over 4: `benchmarks/results/collapse_scores_synthetic.txt`)."""
+    c = _departures(x) @ _departures(fake).T  # (N, N): input i's departures against output j's
+    n = len(c)
+    own = c.diagonal().sum()
+    return float(own / n - (c.sum() - own) / (n * (n - 1)))
 
 
 def colour_casts(x: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,7 @@ happen, each once (those of a direction once per direction), as a one-line warni
 - the discriminator wins outright: its loss near 0 and the generator's adversarial loss flat for many steps
   (from the logged losses: no --eval-every needed);
 - the generator stays at its input: its translations change the held-out images by almost nothing;
-- collapse: its outputs of different inputs are nearly equal;
+- collapse: its outputs of different inputs are nearly equal, or (once it has learned) differ where their inputs do not;
 - a tint: its translations drift to one colour cast, far from the target domain's;
 - the scores get worse for a long stretch (--stop-when-worse K stops the run then).
 - the scores are not finite (NaN or inf where the losses are not): no best.pt while it lasts.
@@ -23,7 +23,7 @@ from .. import families
 from ..config import DIFFAUG_POLICIES, option_fields
 from ..errors import shown_score
 from ..options import given_as
-from ..warning_levels import COLLAPSED, STILL, TINTED  # the levels the web page's Runs tab names too
+from ..warning_levels import COLLAPSED, STILL, TINTED, UNFOLLOWED  # the levels the web page's Runs tab names too
 from .scoring import BETTER, PREFIX, mean_score
 
 D_NEAR_ZERO = 0.03  # a discriminator's loss below this on average over the window (and never twice as high): it
@@ -33,6 +33,8 @@ WINDOW = 200  # steps both must hold
 REPEATS = 2  # evaluations in a row that must show "stays at its input", "collapse" or a tint
 TINT_FROM = 200  # steps before which no tint is named: a generator's first steps have not learned the target's
 # colours (a 4-step demo's grey outputs read 0.19); the synthetic world's `fast` run was at 0.02 by step 20
+FOLLOWS_FROM = 200  # steps before which a low `follows` names no collapse: a generator's first steps give blurred
+# outputs that barely follow their inputs (0.01-0.03 at steps 4-12 on the synthetic world at 32 px, 0.06 at step 80)
 LEARNING = 0.8  # a tint under this fraction of the direction's previous one shrinks: the generator is still learning
 # the target's colours (its first steps' grey outputs), not drifting away from them; it starts no count
 WORSE_EVALS = 4  # evaluations in a row without a better score before "getting worse" is considered
@@ -81,9 +83,21 @@ class Verdict:
         return out
 
 
-def _low(key: str, value: float, name: str, below: float) -> bool:
-    """Whether `key` (eval/DIRECTION/NAME) is score `name` and under `below`."""
-    return key.startswith(PREFIX) and key.endswith("/" + name) and value < below
+def _of(scores: dict[str, float], name: str) -> dict[str, float]:
+    """Score `name` of each direction scored (eval/DIRECTION/NAME), by direction, in the order scored."""
+    return {k.split("/")[1]: v for k, v in scores.items() if k.startswith(PREFIX) and k.endswith("/" + name)}
+
+
+def _collapsed(step: int, scores: dict[str, float]) -> dict[str, tuple[float | None, float | None]]:
+    """The directions whose outputs collapsed at `step`, with their (spread, follows): `spread` under COLLAPSED
+    (nearly one output), or from FOLLOWS_FROM `follows` under UNFOLLOWED (outputs that differ, but not where their
+    inputs do: blobs of one kind, whose sizes `spread` reads as healthy)."""
+    spreads, follows = _of(scores, "spread"), _of(scores, "follows")
+    return {
+        d: (spreads.get(d), follows.get(d))
+        for d in {**spreads, **follows}
+        if spreads.get(d, COLLAPSED) < COLLAPSED or (step >= FOLLOWS_FROM and follows.get(d, UNFOLLOWED) < UNFOLLOWED)
+    }
 
 
 def _named(family: str | None, *options: tuple[str, object]) -> list[str]:
@@ -234,17 +248,14 @@ class Watch:
     def on_scores(self, step: int, scores: dict[str, float]) -> tuple[bool, list[str]]:
         """The scores of the evaluation at `step`: (whether it is the best so far, the warnings that fired)."""
         fired: list[str] = []
-        fired += self._repeated("identity", step, scores, "change", STILL)
-        fired += self._repeated("collapse", step, scores, "spread", COLLAPSED)
+        still = {d: v for d, v in _of(scores, "change").items() if v < STILL}
+        collapsed = _collapsed(step, scores)
+        fired += self._repeated("identity", step, still)
+        fired += self._repeated("collapse", step, collapsed)
         # a generator that returns its input, or one image, has its input's cast or that image's: named as such
-        failed = {
-            k.split("/")[1] for k, v in scores.items() if _low(k, v, "change", STILL) or _low(k, v, "spread", COLLAPSED)
-        }
-        tinted = {k: v for k, v in scores.items() if k.startswith(PREFIX) and k.split("/")[1] not in failed}
-        tinted = {k: v for k, v in tinted.items() if not (k.endswith("/tint") and self._learning(k, v))}
-        if step < TINT_FROM:
-            tinted = {}
-        fired += self._repeated("tint", step, tinted, "tint", TINTED, above=True)
+        tints = {d: v for d, v in _of(scores, "tint").items() if d not in still and d not in collapsed}
+        tinted = {d: v for d, v in tints.items() if not self._learning(d, v) and v > TINTED}
+        fired += self._repeated("tint", step, tinted if step >= TINT_FROM else {})
         value = mean_score(scores, self.metric) if self.metric else None
         if value is None:
             return False, fired
@@ -282,10 +293,9 @@ class Watch:
             return value > max(self.best_value, 0.0) * (1 + KID_WORSE) + 0.002
         return BETTER[self.metric] * (self.best_value - value) > WORSE_MARGIN[self.metric]
 
-    def _learning(self, key: str, tint: float) -> bool:
-        """Whether the tint `key` (eval/DIRECTION/tint) shrank to under LEARNING of its previous evaluation's (and
-        remember it): a generator still learning the target's colours, not one drifting from them."""
-        direction = key.split("/")[1]
+    def _learning(self, direction: str, tint: float) -> bool:
+        """Whether the tint of `direction` shrank to under LEARNING of its previous evaluation's (and remember it): a
+        generator still learning the target's colours, not one drifting from them."""
         before, self.tints[direction] = self.tints.get(direction), tint
         return before is not None and tint < LEARNING * before
 
@@ -293,13 +303,9 @@ class Watch:
         """--stop-when-worse K: K evaluations in a row have not beaten the best."""
         return bool(self.stop_when_worse) and self.since_best >= self.stop_when_worse
 
-    def _repeated(
-        self, kind: str, step: int, scores: dict[str, float], name: str, bound: float, *, above: bool = False
-    ) -> list[str]:
-        """Warn when score `name` of some direction stays under `bound` (over it: `above`) for REPEATS evaluations
-        in a row."""
-        low = {k.split("/")[1]: v for k, v in scores.items() if k.startswith(PREFIX) and k.endswith("/" + name)}
-        low = {d: v for d, v in low.items() if (v > bound if above else v < bound)}
+    def _repeated(self, kind: str, step: int, low: dict[str, object]) -> list[str]:
+        """Warn when some direction shows failure `kind` (`low`: the directions showing it at `step`, with the scores
+        that say so) for REPEATS evaluations in a row."""
         # per direction: AtoB low once and BtoA low next was "2 evaluations in a row" of BtoA
         self.still[kind] = {d: self.still[kind].get(d, 0) + 1 for d in low}
         # each direction named once (those showing it at once in one line): the first to fail stood for both, so a
@@ -309,7 +315,7 @@ class Watch:
             return []
         return self._fire(kind, self._message(kind, step, {d: low[d] for d in shown}), directions=shown)
 
-    def _message(self, kind: str, step: int, values: dict[str, float]) -> str:
+    def _message(self, kind: str, step: int, values: dict) -> str:
         """What `_repeated` says of the directions showing failure `kind` at `step` (one line), with their scores."""
         (d, v), *others = values.items()
         if kind == "identity":
@@ -338,9 +344,18 @@ class Watch:
                 "whose colours are the domain's"
             )
         diffaug = "".join(f"{o}, " for o in _named(self.family, ("diffaug", DIFFAUG_ALL)))
-        also = "".join(f", {o}'s {u:.1%}" for o, u in others)
+        shown = []
+        for i, (o, (spread, follows)) in enumerate(values.items()):
+            if spread is not None and spread < COLLAPSED:  # nearly one output
+                first = f"translations of different images differ {spread:.1%} as much as the images do"
+                shown.append(f"{o}'s {first if i == 0 else f'{spread:.1%}'}")
+            else:  # outputs that differ, but not where their inputs do
+                shown.append(
+                    f"{o}'s translations differ, but not where the images do (follows {follows:.2f}, under "
+                    f"{UNFOLLOWED:g})"
+                )
         return (
-            f"the outputs stop depending on the input (collapse): {d}'s translations of different images differ "
-            f"{v:.1%} as much as the images do{also} at step {step}, {REPEATS} evaluations in a row. Try a lower "
+            f"the outputs stop depending on the input (collapse): {', '.join(shown)} at step {step}, {REPEATS} "
+            "evaluations in a row. Try a lower "
             f"{given_as('lr')}, {diffaug}or another {given_as('seed')}; best.pt keeps the best step so far"
         )

@@ -453,7 +453,7 @@ def _thinned(records: Sequence[dict], max_points: int) -> Sequence[dict]:
 
 
 # A score's unit by the end of its name (eval/AtoB/psnr, eval/AtoB/cycle_psnr, eval/AtoB/local_colour): each unit
-# has a plot of its own. The others (SSIM, kid, change, spread, tint) have none and share one.
+# has a plot of its own. The others (SSIM, kid, change, spread, follows, tint) have none and share one.
 SCORE_UNITS = {"psnr": "dB", "local_colour": "grey levels"}
 
 
@@ -466,8 +466,8 @@ def score_rows(records: Sequence[dict], *, unit: str | None, max_points: int = 5
     """Long-format rows {"step", "score", "value"} of the --eval-every scores (eval/AtoB/psnr -> score
     "AtoB psnr") in `unit` (`score_unit`): "dB" the PSNRs, "grey levels" the local colour (50-170 on a young run:
     on the unitless plot it squashed SSIM, change and tint to a line at 0), None the others, which share a plot
-    without units (SSIM in 0-1, kid near 0, change up to 2, spread past 1, tint near 0). Records without scores
-    are skipped; at most about `max_points` evaluations."""
+    without units (SSIM in 0-1, kid near 0, change up to 2, spread past 1, follows under 1, tint near 0). Records
+    without scores are skipped; at most about `max_points` evaluations."""
     scored = _thinned([r for r in records if any(k.startswith(SCORE_PREFIX) for k in r)], max_points)
     rows = []
     for r in scored:
