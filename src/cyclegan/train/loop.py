@@ -560,9 +560,6 @@ def _step_loop(
         dynamic_ncols=True,
     )
     timed_out, worse = False, 0
-    # seconds before the deadline at the last step's end, or at the start: the first wait for a batch is bounded too
-    # (a read that hung there kept the run past its limit for ever)
-    left = None if deadline is None else deadline - time.monotonic()
     fitted = fitter is None
     saved_at = time.monotonic()  # --checkpoint-minutes counts from the start or the last save
     t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
@@ -571,9 +568,9 @@ def _step_loop(
         def lost(why: str) -> CycleGANError:  # reads the step reached (and its run) when an image is lost
             return _lost_image(why, run, trainer, monitor, log, step=step, saved=saved)
 
-        # a stop or the time limit ends the wait for a batch too, under torchrun on every rank at once (`_batches`);
-        # `left` is read at each wait, as the last step (or the start) left it
-        for x, y in _batches(loader, lost, stop=stop, time_left=lambda: left, d_ctx=run.d_ctx):  # noqa: B023
+        # a stop or the time limit ends the wait for a batch too, under torchrun on every rank at once (`_batches`)
+        time_left = functools.partial(_seconds_left, deadline)
+        for x, y in _batches(loader, lost, stop=stop, time_left=time_left, d_ctx=run.d_ctx):
             half = half_size_steps(run.total, t.half_size_fraction)
             x, y = (at_step_size(b.to(run.device, non_blocking=True), step + 1, half) for b in (x, y))
             losses = trainer.step(x, y)
@@ -602,8 +599,7 @@ def _step_loop(
                             "the recent speed (re-fitted as it goes; inside the learning rate's decay only when the "
                             "speed moves)"
                         )
-            left = None if deadline is None else deadline - time.monotonic()
-            timed_out = left is not None and left < 0
+            timed_out = deadline is not None and time.monotonic() > deadline
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
             last = step == run.total or ddp.any_rank(stop.signum is not None or timed_out, run.d_ctx)
             # the schedule's last step too (every rank knows it), so that best.pt is the best of the scored steps
@@ -652,6 +648,14 @@ def _step_loop(
     synchronize(run.device)  # the last step done (the log read its losses back, not the updates after them)
     per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
     return _End(step, stop.signum, timed_out, run, per_step, worse, carried, fitted)
+
+
+def _seconds_left(deadline: float | None) -> float | None:
+    """Seconds before the time limit's `deadline` (`time.monotonic`), None without one: read at each wait for a batch
+    (the first one too: a read that hung there kept the run past its limit for ever), not at the step's end, whose
+    evaluation, sample grid and checkpoint after it then came out of no allowance: a read that hung after a long
+    evaluation overran --time-limit by the evaluation's time."""
+    return None if deadline is None else deadline - time.monotonic()
 
 
 def _batches(
