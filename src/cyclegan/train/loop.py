@@ -25,7 +25,7 @@ from ..files import FolderLock, check_not_a_file, check_out_folder, inside, writ
 from ..options import given_as
 from ..progress import print_line, print_out, print_warning, progress_bar
 from ..report import save_grid
-from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, SET_ASIDE_KEY
 from . import distributed as ddp
 from .budget import StepFitter, refit
 from .inputs import (
@@ -47,7 +47,6 @@ from .inputs import (
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
 from .run_folder import (
-    SET_ASIDE_KEY,
     TRAIN_DIGEST_KEY,
     TRAIN_STAMPS_KEY,
     ReadCheckpoint,
