@@ -576,6 +576,10 @@ def test_a_run_without_a_test_split_is_scored_on_exactly_the_images_it_set_aside
     assert main(args) == 2
     said = capsys.readouterr().err
     assert "cannot be scored exactly: the images it would set aside now are others (images added, removed" in said
+    (run / "checkpoint.pt").unlink()  # best.pt alone holds no digests, nor whether images were set aside
+    assert main(["evaluate", "--checkpoint", str(run), "--no-progress"]) == 2
+    said = capsys.readouterr().err
+    assert f"warning: {run} has no checkpoint.pt, which says which training images it set aside for its scores" in said
 
 
 def test_a_root_with_no_split_at_all_says_what_evaluate_reads(tmp_path):

@@ -75,10 +75,10 @@ def rebuilt_aside(run: Path, root: Path) -> tuple[HeldOut | None, str | None]:
     chose them and checked against the digests its checkpoint.pt keeps: (those images, None); (None, None) where the
     run set none aside (it trained on all its images, or scored a test split); (None, why) where they cannot be
     scored exactly (its checkpoint gone or unread, its digests absent, or the files added, removed, renamed or
-    edited since)."""
+    edited since): `why` says so of the run, to follow its name."""
     path = run / CHECKPOINT_NAME
-    if not path.is_file():
-        return None, f"its {CHECKPOINT_NAME}, which holds their digests, is missing"
+    if not path.is_file():  # best.pt alone: it holds neither whether images were set aside nor their digests
+        return None, f"has no {CHECKPOINT_NAME}, which says which training images it set aside for its scores, if any"
     try:
         ckpt = load_weights_only(path)
         if not (isinstance(ckpt, dict) and ckpt.get(SET_ASIDE_KEY) is True):
@@ -86,19 +86,26 @@ def rebuilt_aside(run: Path, root: Path) -> tuple[HeldOut | None, str | None]:
         cfg = config_from_dict(ckpt["config"], source=str(path))
         watch = ckpt.get(WATCH_KEY) if isinstance(ckpt.get(WATCH_KEY), dict) else {}
         names, contents = watch.get("held_out"), watch.get("held_out_files")
-    except (CycleGANError, KeyError, TypeError) as e:
-        return None, f"its {CHECKPOINT_NAME} cannot be read ({str(e) or type(e).__name__})"
+    except (CycleGANError, OSError, KeyError, TypeError) as e:
+        return None, _inexact(f"its {CHECKPOINT_NAME} cannot be read ({str(e) or type(e).__name__})")
     if not isinstance(names, str):  # scoring off since the run started, or a checkpoint of an older version
-        return None, f"its {CHECKPOINT_NAME} holds no digest of them"
+        return None, _inexact(f"its {CHECKPOINT_NAME} holds no digest of them")
     try:
         held = _chosen(root, cfg.train.eval_images, paired=family(cfg.model.family).paired)
     except CycleGANError as e:
-        return None, str(e)
+        return None, _inexact(str(e))
     if held is None or held.digest() != names:
-        return None, f"the images it would set aside now are others (images added, removed or renamed under {root})"
+        return None, _inexact(
+            f"the images it would set aside now are others (images added, removed or renamed under {root} since, or "
+            "an unreadable one that training skipped)"
+        )
     if isinstance(contents, str) and held.files_digest() != contents:  # older checkpoints keep names alone
-        return None, f"{_names(held.files())} hold other contents than those it scored (edited since)"
+        return None, _inexact(f"{_names(held.files())} hold other contents than those it scored (edited since)")
     return held, None
+
+
+def _inexact(why: str) -> str:
+    return f"set training images aside for its scores, but they cannot be scored exactly: {why}"
 
 
 def _chosen(root: Path, n: int, *, paired: bool) -> HeldOut | None:

@@ -354,11 +354,7 @@ def _set_aside_split(opts: EvalOptions, checkpoints: tuple[str, ...]) -> tuple[E
     runs = list(dict.fromkeys(run for c in checkpoints if (run := _run_folder(c)) is not None))
     found = {run: rebuilt_aside(run, root) for run in runs}
     held = {run: chosen for run, (chosen, _) in found.items() if chosen is not None}
-    lines = [
-        f"{run} set training images aside for its scores, but they cannot be scored exactly: {why}"
-        for run, (_, why) in found.items()
-        if why
-    ]
+    lines = [f"{run} {why}" for run, (_, why) in found.items() if why]
     if held and not lines and (len(held) < len(runs) or len({tuple(h.files()) for h in held.values()}) > 1):
         lines = ["the runs set other training images aside for their scores (or one none): evaluate them apart"]
     for line in lines:
