@@ -535,7 +535,8 @@ def test_a_run_without_a_test_split_is_scored_on_exactly_the_images_it_set_aside
     """`evaluate RUN` of a run whose data has no test split, which set training images aside for its scores, could
     not score those: it offered --split train, every training image, the ones trained on too. It scores exactly the
     images training set aside now, chosen again as training chose them and checked against the checkpoint; where
-    one was edited since, or another added, one line says so and the refusal with its caution follows."""
+    one was edited since, or another added, one line says so and the refusal with its caution follows. A --split
+    train given scores every training image, with that caution."""
     from conftest import TINY, make_images
     from cyclegan.cli import main
     from cyclegan.config import resolve
@@ -562,6 +563,12 @@ def test_a_run_without_a_test_split_is_scored_on_exactly_the_images_it_set_aside
     scores = json.loads(report.read_text())
     assert (scores["split"], scores["set_aside_by"]) == ("train", str(run))
     assert [scores["directions"][d]["n_source"] for d in ("AtoB", "BtoA")] == [len(held.a), len(held.b)]
+    assert main([*args, "--split", "train", "--out", str(report), "--overwrite"]) == 0  # asked for: all, cautioned
+    assert capsys.readouterr().err == (
+        f"warning: --split train scores every training image, those {run} trained on with those it set aside for its "
+        "scores: their scores flatter the model; leave --split out to score those it set aside alone\n"
+    )
+    assert json.loads(report.read_text())["directions"]["AtoB"]["n_source"] == 10
 
     edited = held.a[-1]
     Image.fromarray(np.full((40, 48, 3), 128, np.uint8)).save(edited)

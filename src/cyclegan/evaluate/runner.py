@@ -347,13 +347,22 @@ def _set_aside_split(opts: EvalOptions, checkpoints: tuple[str, ...]) -> tuple[E
     (`held_out.rebuilt_aside`), and the options with --split train, whose folders they are in. (opts, None) where the
     split is there or no run set images aside; also where they cannot be scored exactly, said in one line: then the
     refusal that offers --split train, every training image, whose scores flatter the model (it was the one way to
-    score such a run, the images it trained on with those it never saw)."""
+    score such a run, the images it trained on with those it never saw). A --split train given is scored so, with
+    that caution where the run's own images set aside could have been scored instead."""
     root = Path(opts.data)
-    if opts.split != "test" or holds_split(root, opts.split):
+    if opts.split not in ("test", "train") or holds_split(root, "test"):
         return opts, None
     runs = list(dict.fromkeys(run for c in checkpoints if (run := _run_folder(c)) is not None))
     found = {run: rebuilt_aside(run, root) for run in runs}
     held = {run: chosen for run, (chosen, _) in found.items() if chosen is not None}
+    if opts.split == "train":  # asked for: every training image, scored with the caution the refusal gave it
+        for run in held:
+            print_warning(
+                f"warning: --split train scores every training image, those {escape(run)} trained on with those it "
+                "set aside for its scores: their scores flatter the model; leave --split out to score those it set "
+                "aside alone"
+            )
+        return opts, None
     lines = [f"{run} {why}" for run, (_, why) in found.items() if why]
     if held and not lines and (len(held) < len(runs) or len({tuple(h.files()) for h in held.values()}) > 1):
         lines = ["the runs set other training images aside for their scores (or one none): evaluate them apart"]
