@@ -559,6 +559,11 @@ def _step_loop(
         dynamic_ncols=True,
     )
     timed_out, worse = False, 0
+    # seconds before the deadline at the last step's end, or at the start: the first wait for a batch is bounded too
+    # (a read that hung there kept the run past its limit for ever); read again after an evaluation, a sample grid or
+    # a checkpoint, which took their time out of it (a read that hung after a long evaluation overran the limit by
+    # the evaluation's time). Not at each wait: the clock is read once a step where nothing else happened.
+    left = _seconds_left(deadline)
     fitted = fitter is None
     saved_at = time.monotonic()  # --checkpoint-minutes counts from the start or the last save
     t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
@@ -567,9 +572,9 @@ def _step_loop(
         def lost(why: str) -> CycleGANError:  # reads the step reached (and its run) when an image is lost
             return _lost_image(why, run, trainer, monitor, log, step=step, saved=saved)
 
-        # a stop or the time limit ends the wait for a batch too, under torchrun on every rank at once (`_batches`)
-        time_left = functools.partial(_seconds_left, deadline)
-        for x, y in _batches(loader, lost, stop=stop, time_left=time_left, d_ctx=run.d_ctx):
+        # a stop or the time limit ends the wait for a batch too, under torchrun on every rank at once (`_batches`);
+        # `left` is read at each wait, as the last step (or the start) left it
+        for x, y in _batches(loader, lost, stop=stop, time_left=lambda: left, d_ctx=run.d_ctx):  # noqa: B023
             half = half_size_steps(run.total, t.half_size_fraction)
             x, y = (at_step_size(b.to(run.device, non_blocking=True), step + 1, half) for b in (x, y))
             losses = trainer.step(x, y)
@@ -598,7 +603,8 @@ def _step_loop(
                             "the recent speed (re-fitted as it goes; inside the learning rate's decay only when the "
                             "speed moves)"
                         )
-            timed_out = deadline is not None and time.monotonic() > deadline
+            left = _seconds_left(deadline)
+            timed_out = left is not None and left < 0
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
             last = step == run.total or ddp.any_rank(stop.signum is not None or timed_out, run.d_ctx)
             # the schedule's last step too (every rank knows it), so that best.pt is the best of the scored steps
@@ -622,7 +628,8 @@ def _step_loop(
                     # "3 evaluations without a better score" was said of the 4th, and "a K above 3" bought none
                     last, worse = True, max(monitor.watch.since_best, t.stop_when_worse)
             bar.update(1)  # after the record's losses reach the bar: a log file's line (`Lines`) says them
-            if t.sample_every and step % t.sample_every == 0:
+            sampled = bool(t.sample_every) and step % t.sample_every == 0
+            if sampled:
                 log.stop_if_not_finite(saved)
                 if run.main and samples is not None:
                     _write_samples_or_warn(trainer, samples, run.sample_path(step))
@@ -639,6 +646,8 @@ def _step_loop(
                 log.sync(step)
                 run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
                 saved, saved_at = step, time.monotonic()
+            if scoring or sampled or saved == step:  # their time came out of what the step's end left
+                left = _seconds_left(deadline)
         carried = log.carried_state()  # every rank, as it leaves the loop: the sums for the last checkpoint
     # the time limit may have ended the wait for a batch (a read that hung), after the last step's own check; under
     # torchrun on one rank's clock (each counts from its own start): rank 0 called it "another process was asked to
@@ -650,10 +659,7 @@ def _step_loop(
 
 
 def _seconds_left(deadline: float | None) -> float | None:
-    """Seconds before the time limit's `deadline` (`time.monotonic`), None without one: read at each wait for a batch
-    (the first one too: a read that hung there kept the run past its limit for ever), not at the step's end, whose
-    evaluation, sample grid and checkpoint after it then came out of no allowance: a read that hung after a long
-    evaluation overran --time-limit by the evaluation's time."""
+    """Seconds before the time limit's `deadline` (`time.monotonic`), None without one."""
     return None if deadline is None else deadline - time.monotonic()
 
 
