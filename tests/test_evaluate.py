@@ -531,6 +531,64 @@ def test_a_root_with_only_a_train_split_says_its_scores_flatter_the_model(tmp_pa
         _list_domains(opts)
 
 
+def test_a_run_without_a_test_split_is_scored_on_exactly_the_images_it_set_aside(tmp_path, capsys):
+    """`evaluate RUN` of a run whose data has no test split, which set training images aside for its scores, could
+    not score those: it offered --split train, every training image, the ones trained on too. It scores exactly the
+    images training set aside now, chosen again as training chose them and checked against the checkpoint; where
+    one was edited since, or another added, one line says so and the refusal with its caution follows. A --split
+    train given scores every training image, with that caution."""
+    from conftest import TINY, make_images
+    from cyclegan.cli import main
+    from cyclegan.config import resolve
+    from cyclegan.train import scoring, train
+    from cyclegan.train.inputs import training_images
+
+    root, run = tmp_path / "data", tmp_path / "run"
+    make_images(root / "trainA", 10, seed=1, tint=(40, 0, 0))
+    make_images(root / "trainB", 10, seed=2, tint=(0, 0, 40))
+    scored_by_cycle = {"eval_every": 2, "eval_kid": False, "best_by": "cycle_psnr"}
+    cfg = resolve({**TINY, "data": str(root), "out": str(run), "steps": 2, **scored_by_cycle})
+    train(cfg, progress=False)
+    _, held = scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))  # training's own choice
+    assert held.from_training
+    saved, report = tmp_path / "saved", tmp_path / "report.json"
+    args = ["evaluate", "--checkpoint", str(run / "checkpoint.pt"), "--kid-subsets", "2", "--no-progress"]
+    capsys.readouterr()
+    assert main([*args, "--save-images", str(saved), "--out", str(report)]) == 0
+    out, err = capsys.readouterr()
+    assert "warning" not in err
+    assert f"dataset {root}: the training images {run} set aside for its scores" in out
+    assert sorted(p.name for p in (saved / "AtoB").iterdir()) == [p.name for p in held.a]
+    assert sorted(p.name for p in (saved / "BtoA").iterdir()) == [p.name for p in held.b]
+    scores = json.loads(report.read_text())
+    assert (scores["split"], scores["set_aside_by"]) == ("train", str(run))
+    assert [scores["directions"][d]["n_source"] for d in ("AtoB", "BtoA")] == [len(held.a), len(held.b)]
+    assert main([*args, "--split", "train", "--out", str(report), "--overwrite"]) == 0  # asked for: all, cautioned
+    assert capsys.readouterr().err == (
+        f"warning: --split train scores every training image, those {run} trained on with those it set aside for its "
+        "scores: their scores flatter the model; leave --split out to score those it set aside alone\n"
+    )
+    assert json.loads(report.read_text())["directions"]["AtoB"]["n_source"] == 10
+
+    edited = held.a[-1]
+    Image.fromarray(np.full((40, 48, 3), 128, np.uint8)).save(edited)
+    assert main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"warning: {run} set training images aside for its scores, but they cannot be scored ")
+    assert lines[0].endswith("hold other contents than those it scored (edited since)") and str(edited) in lines[0]
+    assert lines[1].startswith(f"error: --data {root} has no test split")
+    assert lines[1].endswith("give --split train (the images training learnt from: their scores flatter the model)")
+    make_images(root / "trainA" / "more", 1, seed=5)  # another image, last by name: another would be set aside
+    assert main(args) == 2
+    said = capsys.readouterr().err
+    assert "cannot be scored exactly: the images it would set aside now are others (images added, removed" in said
+    (run / "checkpoint.pt").unlink()  # best.pt alone holds no digests, nor whether images were set aside
+    assert main(["evaluate", "--checkpoint", str(run), "--no-progress"]) == 2
+    said = capsys.readouterr().err
+    assert f"warning: {run} has no checkpoint.pt, which says which training images it set aside for its scores" in said
+
+
 def test_a_root_with_no_split_at_all_says_what_evaluate_reads(tmp_path):
     # a student's own two folders (horses/, zebras/; trained with --domain-a/--domain-b) said "--data testA folder
     # ROOT/testA does not exist or is not a folder", not what to make

@@ -314,6 +314,41 @@ def test_the_time_limit_counts_the_set_up_before_the_first_step(tiny_cfg, monkey
     assert load_checkpoint(tiny_cfg().train.out)["step"] == 0
 
 
+def test_the_wait_for_a_batch_after_a_long_evaluation_gets_the_time_left_after_it(tiny_cfg, monkeypatch, capsys):
+    """The wait for the next batch was bounded by the seconds left at the step's end, read before its evaluation: a
+    read that hung after a 50-second evaluation could run 50 s past --time-limit (here the stale allowance let a step
+    start after the limit). The seconds left are read at the wait now, after the evaluation. A fake clock: no sleep."""
+    import types
+
+    import cyclegan.train.loop as loop
+    from cyclegan.train.monitor import Monitor
+    from cyclegan.train.signals import StopRequest
+
+    now = [time.monotonic()]
+    deadline = now[0] + 60  # time_limit=1: the fake clock moves only where the evaluations take their time
+    fake_time = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
+    fake_time.monotonic = lambda: now[0]
+    monkeypatch.setattr(loop, "time", fake_time)
+    evaluate, waiting = Monitor.evaluate, StopRequest.waiting
+    allowed: list[tuple[float, float]] = []  # (the wait's allowance, the seconds the clock had left)
+
+    def slow_evaluate(self):
+        now[0] += 50
+        return evaluate(self)
+
+    def spied_waiting(self, *, within=None):
+        allowed.append((within, deadline - now[0]))
+        return waiting(self, within=within)
+
+    monkeypatch.setattr(Monitor, "evaluate", slow_evaluate)
+    monkeypatch.setattr(StopRequest, "waiting", spied_waiting)
+    result = train(tiny_cfg(steps=3, eval_every=1, eval_kid=False, time_limit=1), progress=False)
+    assert allowed == [(60, 60), (10, 10)]  # the third wait never began: the limit was spent in step 2's evaluation
+    assert result.step == 2
+    assert "time limit of 1 min reached at step 2/3" in capsys.readouterr().out
+    assert load_checkpoint(tiny_cfg().train.out)["step"] == 2
+
+
 def test_a_resumes_time_limit_counts_the_read_of_its_checkpoint(tiny_cfg, monkeypatch):
     """A resume's clock started after its checkpoint was read (`prepare_config`: a paper model's checkpoint with its
     optimizers is hundreds of MB, minutes on a network disk): a run given a minute whose read took one trained a

@@ -17,6 +17,11 @@ TENSORBOARD_DIR = "tensorboard"
 # Any one of them: a folder holding a run's files or a model's (the page lists it; no dataset is rendered into it)
 RUN_FILES = (CONFIG_NAME, LOG_NAME, CHECKPOINT_NAME)
 STARTED_WITH = (CONFIG_NAME, LOG_NAME)  # what `cyclegan train` writes before its first step: both, a run folder
+# checkpoint.pt's entries that `cyclegan evaluate RUN` reads too (without training's modules): the watcher's state,
+# which holds the held-out images' digests (`train.watch.Watch.state_dict`), and whether the run set training images
+# aside for its scores (`train.run_folder.Run.set_aside`), kept aside while scoring is off
+WATCH_KEY = "watch"
+SET_ASIDE_KEY = "set_aside"
 
 
 def is_run_folder(folder: Path) -> bool:

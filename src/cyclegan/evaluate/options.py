@@ -209,9 +209,9 @@ def split_folders(root: Path, split: str) -> dict[str, Path] | Path:
     if not any(f.is_dir() for f in folders.values()) and aligned.is_dir():
         _check_not_a_domain(root, split)
         return aligned
-    if root.is_dir() and not any(f.is_dir() for f in (*folders.values(), aligned)):
+    if root.is_dir() and not holds_split(root, split):
         # pix2pix's maps has train and val only: "testA does not exist" hid the split training had scored on
-        others = [s for s in SPLITS if s != split and any((root / n).is_dir() for n in (s, f"{s}A", f"{s}B"))]
+        others = [s for s in SPLITS if s != split and holds_split(root, s)]
         if others:
             # a run with no test split scored training images it set aside: --split train reads every one, those
             # it trained on too, whose scores flatter the model
@@ -227,6 +227,11 @@ def split_folders(root: Path, split: str) -> dict[str, Path] | Path:
             f"{split} of A|B images side by side); put held-out images of each domain there"
         )
     return folders
+
+
+def holds_split(root: Path, split: str) -> bool:
+    """Whether --data `root` holds any of the split's folders: ROOT/SA, ROOT/SB, or ROOT/S of A|B images."""
+    return any((root / name).is_dir() for name in (f"{split}A", f"{split}B", split))
 
 
 def _check_not_a_domain(root: Path, split: str) -> None:

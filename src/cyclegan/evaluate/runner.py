@@ -66,12 +66,21 @@ from ..loading import checkpoint_file, checkpoint_path, generator_from, held_dir
 from ..progress import print_warning, progress_bar
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
-from ..run_files import FORMAT
+from ..run_files import CONFIG_NAME, FORMAT
 from .best import best_alone, best_missing, expand_runs, run_data
 from .distances import Distances, feature_distances, kid_subset_size
 from .features import find_inception_weights, load_backbone, load_fid_inception, weights_not_published
+from .held_out import rebuilt_aside
 from .metrics import colour_patch, l1, local_colour, psnr, ssim
-from .options import EvalOptions, check_folders_there, check_two_per_domain, pair_key, split_folders, too_few_images
+from .options import (
+    EvalOptions,
+    check_folders_there,
+    check_two_per_domain,
+    holds_split,
+    pair_key,
+    split_folders,
+    too_few_images,
+)
 
 GRID_ROWS = 6  # examples per sample grid written with --save-images
 FOREIGN_SIZE = 256  # evaluation size for plain generator files, which do not record their training size
@@ -290,6 +299,7 @@ class SplitImages:
     # per domain, the files after the first --limit: read in order only to stand in for unreadable ones, so that
     # --limit N scores N readable images where the folder holds them (it scored fewer, the bad ones left out)
     rest: dict[str, list[Path]] = dataclasses.field(default_factory=dict)
+    aside_of: Path | None = None  # the run whose training images these are, set aside for its scores (no test split)
 
     def folder(self, letter: str) -> Path:
         """The folder domain `letter`'s files are in."""
@@ -340,6 +350,56 @@ def _list_folders(opts: EvalOptions, folders: dict[str, Path]) -> SplitImages:
             f"{escape(found[0])}: each set would be scored against itself; give each domain its own images"
         )
     return SplitImages(domains, list(folders.values()), rest=rest)
+
+
+def _set_aside_split(opts: EvalOptions, checkpoints: tuple[str, ...]) -> tuple[EvalOptions, SplitImages | None]:
+    """`evaluate RUN` on the run's own --data where it has no test split: the training images the run set aside for
+    its scores (never trained on), chosen again as training chose them and checked against its checkpoint's digests
+    (`held_out.rebuilt_aside`), and the options with --split train, whose folders they are in. (opts, None) where the
+    split is there or no run set images aside; also where they cannot be scored exactly, said in one line: then the
+    refusal that offers --split train, every training image, whose scores flatter the model (it was the one way to
+    score such a run, the images it trained on with those it never saw). A --split train given is scored so, with
+    that caution where the run's own images set aside could have been scored instead."""
+    root = Path(opts.data)
+    if opts.split not in ("test", "train") or holds_split(root, "test"):
+        return opts, None
+    runs = list(dict.fromkeys(run for c in checkpoints if (run := _run_folder(c)) is not None))
+    found = {run: rebuilt_aside(run, root) for run in runs}
+    held = {run: chosen for run, (chosen, _) in found.items() if chosen is not None}
+    if opts.split == "train":  # asked for: every training image, scored with the caution the refusal gave it
+        for run in held:
+            print_warning(
+                f"warning: --split train scores every training image, those {escape(run)} trained on with those it "
+                "set aside for its scores: their scores flatter the model; leave --split out to score those it set "
+                "aside alone"
+            )
+        return opts, None
+    lines = [f"{run} {why}" for run, (_, why) in found.items() if why]
+    if held and not lines and (len(held) < len(runs) or len({tuple(h.files()) for h in held.values()}) > 1):
+        lines = ["the runs set other training images aside for their scores (or one none): evaluate them apart"]
+    for line in lines:
+        print_warning(f"warning: {escape(line)}")
+    if lines or not held:
+        return opts, None
+    (run, chosen), *_ = held.items()
+    if chosen.pairs is not None and chosen.pairs[0][1] is None:  # pix2pix's A|B images: a pair each
+        first, rest = _split_at_limit(chosen.a, opts.limit)
+        return dataclasses.replace(opts, split="train"), SplitImages(
+            {"A": first, "B": first}, [root / "train"], aligned=True, rest={"A": rest, "B": rest}, aside_of=run
+        )
+    b = chosen.b if chosen.pairs is None else [p for _, p in chosen.pairs]  # pix2pix's trainB: the truths
+    (first_a, rest_a), (first_b, rest_b) = _split_at_limit(chosen.a, opts.limit), _split_at_limit(b, opts.limit)
+    folders = [root / "trainA", root / "trainB"]
+    return dataclasses.replace(opts, split="train"), SplitImages(
+        {"A": first_a, "B": first_b}, folders, rest={"A": rest_a, "B": rest_b}, aside_of=run
+    )
+
+
+def _run_folder(checkpoint: str) -> Path | None:
+    """The run folder `checkpoint` is or is in (a folder holding config.json), None for a file outside any run."""
+    path = Path(checkpoint)
+    folder = path if path.is_dir() else path.parent
+    return folder if not zoo.is_spec(checkpoint) and (folder / CONFIG_NAME).is_file() else None
 
 
 def _split_at_limit(files: list[Path], limit: int | None) -> tuple[list[Path], list[Path]]:
@@ -642,9 +702,12 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
         if line := weights_not_published(weights):
             print_warning(f"warning: {escape(line)}")
         inception = load_fid_inception(weights)  # and another network's file (or a damaged one) too: read it now
+    aside = None  # the training images a run set aside for its scores, where its data has no test split
     if opts.domain_a is None and opts.data is None:  # two folders of test images need no run's --data
         opts = dataclasses.replace(opts, data=_one_data_root(checkpoints))
-        check_two_per_domain(opts)  # before any checkpoint is read, as a --data given is before torch's import
+        opts, aside = _set_aside_split(opts, checkpoints)
+        if aside is None:
+            check_two_per_domain(opts)  # before any checkpoint is read, as a --data given is before torch's import
     # a run folder's two files, read for `RUN`: one that cannot be read leaves the other scored (`_readable`)
     of_runs = frozenset(checkpoints) - frozenset(opts.checkpoint)
     opts = dataclasses.replace(opts, checkpoint=checkpoints)
@@ -652,7 +715,7 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     for name in published:  # a published generator knows its dataset and direction: before any download
         if line := zoo.check_scored_on(name, opts.data, opts.direction):
             print_warning(f"warning: {escape(line)}")
-    images = _list_domains(opts)
+    images = _list_domains(opts) if aside is None else aside
     for line in (line for folder in images.folders for line in left_out(folder, reader="evaluate")):
         print_warning(f"warning: {escape(line)}")  # a GIF in testA was left out without a word
     directions, read = _planned_directions(opts)
@@ -1105,6 +1168,7 @@ def _evaluate_one(
         "eval_size": size,
         "data": opts.data,
         "split": opts.split if opts.data else None,  # --domain-a/-b name their folders: no split of a root
+        **({"set_aside_by": str(images.aside_of)} if images.aside_of is not None else {}),
         **({"domain_a": opts.domain_a, "domain_b": opts.domain_b} if opts.domain_a is not None else {}),
         "layout": images.layout,
         "backbone": opts.backbone,

@@ -129,6 +129,8 @@ def _data_read(report: dict[str, Any]) -> str:
     said "data None split 'test'" for them, and "data data split 'test'" for a root named data)."""
     if report.get("domain_a") is not None:
         return f"--domain-a {escape(report['domain_a'])} --domain-b {escape(report.get('domain_b'))}"
+    if run := report.get("set_aside_by"):  # no test split: the images the run scored as it trained
+        return f"dataset {escape(report['data'])}: the training images {escape(run)} set aside for its scores"
     return f"dataset {escape(report['data'])}, split {escape(repr(report['split']))}"
 
 

@@ -25,7 +25,7 @@ from ..files import FolderLock, check_not_a_file, check_out_folder, inside, writ
 from ..options import given_as
 from ..progress import print_line, print_out, print_warning, progress_bar
 from ..report import save_grid
-from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, SET_ASIDE_KEY
 from . import distributed as ddp
 from .budget import StepFitter, refit
 from .inputs import (
@@ -47,7 +47,6 @@ from .inputs import (
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
 from .run_folder import (
-    SET_ASIDE_KEY,
     TRAIN_DIGEST_KEY,
     TRAIN_STAMPS_KEY,
     ReadCheckpoint,
@@ -561,8 +560,10 @@ def _step_loop(
     )
     timed_out, worse = False, 0
     # seconds before the deadline at the last step's end, or at the start: the first wait for a batch is bounded too
-    # (a read that hung there kept the run past its limit for ever)
-    left = None if deadline is None else deadline - time.monotonic()
+    # (a read that hung there kept the run past its limit for ever); read again after an evaluation, a sample grid or
+    # a checkpoint, which took their time out of it (a read that hung after a long evaluation overran the limit by
+    # the evaluation's time). Not at each wait: the clock is read once a step where nothing else happened.
+    left = _seconds_left(deadline)
     fitted = fitter is None
     saved_at = time.monotonic()  # --checkpoint-minutes counts from the start or the last save
     t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
@@ -602,7 +603,7 @@ def _step_loop(
                             "the recent speed (re-fitted as it goes; inside the learning rate's decay only when the "
                             "speed moves)"
                         )
-            left = None if deadline is None else deadline - time.monotonic()
+            left = _seconds_left(deadline)
             timed_out = left is not None and left < 0
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
             last = step == run.total or ddp.any_rank(stop.signum is not None or timed_out, run.d_ctx)
@@ -627,7 +628,8 @@ def _step_loop(
                     # "3 evaluations without a better score" was said of the 4th, and "a K above 3" bought none
                     last, worse = True, max(monitor.watch.since_best, t.stop_when_worse)
             bar.update(1)  # after the record's losses reach the bar: a log file's line (`Lines`) says them
-            if t.sample_every and step % t.sample_every == 0:
+            sampled = bool(t.sample_every) and step % t.sample_every == 0
+            if sampled:
                 log.stop_if_not_finite(saved)
                 if run.main and samples is not None:
                     _write_samples_or_warn(trainer, samples, run.sample_path(step))
@@ -644,6 +646,8 @@ def _step_loop(
                 log.sync(step)
                 run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
                 saved, saved_at = step, time.monotonic()
+            if scoring or sampled or saved == step:  # their time came out of what the step's end left
+                left = _seconds_left(deadline)
         carried = log.carried_state()  # every rank, as it leaves the loop: the sums for the last checkpoint
     # the time limit may have ended the wait for a batch (a read that hung), after the last step's own check; under
     # torchrun on one rank's clock (each counts from its own start): rank 0 called it "another process was asked to
@@ -652,6 +656,11 @@ def _step_loop(
     synchronize(run.device)  # the last step done (the log read its losses back, not the updates after them)
     per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
     return _End(step, stop.signum, timed_out, run, per_step, worse, carried, fitted)
+
+
+def _seconds_left(deadline: float | None) -> float | None:
+    """Seconds before the time limit's `deadline` (`time.monotonic`), None without one."""
+    return None if deadline is None else deadline - time.monotonic()
 
 
 def _batches(

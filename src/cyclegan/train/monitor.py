@@ -12,14 +12,12 @@ from ..errors import CycleGANError, counted, escape
 from ..inference import is_out_of_memory
 from ..options import given_as
 from ..progress import print_line, print_out, print_warning
-from ..run_files import BEST_NAME, CHECKPOINT_NAME
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, WATCH_KEY
 from . import distributed as ddp
 from .run_folder import Run, once_fixed
 from .scoring import HeldOut, Scorer, best_metric
 from .trainer import Trainer
 from .watch import Verdict, Watch
-
-WATCH_KEY = "watch"  # the watcher's state in checkpoint.pt
 
 
 def _unread_reason(e: CycleGANError | OSError, path: Path) -> str:

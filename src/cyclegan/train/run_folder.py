@@ -33,13 +33,12 @@ from ..files import FolderLock, broken_link, link_note, remove_stale_temporaries
 from ..options import flag_of, given_as, given_together
 from ..presets import split_preset
 from ..progress import print_line
-from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR, SET_ASIDE_KEY
 from . import distributed as ddp
 from .trainer import Trainer
 
 TRAIN_DIGEST_KEY = "train_digest"  # checkpoint.pt: the training files' names and sizes (`Run.train_digest`)
 TRAIN_STAMPS_KEY = "train_stamps"  # checkpoint.pt: each training file's name, size, time, contents (`Run.train_stamps`)
-SET_ASIDE_KEY = "set_aside"  # checkpoint.pt: whether training images are set aside for scoring (`Run.set_aside`)
 
 
 class ReadCheckpoint(dict):

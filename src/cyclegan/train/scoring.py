@@ -26,8 +26,7 @@ training (it runs inside `torch.random.fork_rng`): a run with `--eval-every` res
 from __future__ import annotations
 
 import functools
-import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -38,6 +37,7 @@ from ..data.dataset import unlike_pairs
 from ..data.io import list_images, same_files
 from ..errors import CycleGANError, install_extra
 from ..evaluate.distances import feature_distances
+from ..evaluate.held_out import HeldOut, aside_count, split_off
 from ..evaluate.metrics import l1, local_colour, psnr, ssim
 from ..evaluate.options import pair_key
 from ..evaluate.runner import aligned_truth
@@ -53,40 +53,6 @@ PREFIX = "eval/"  # log.jsonl and TensorBoard keys: eval/AtoB/psnr, ...
 BATCH = 16  # images per forward pass
 
 
-@dataclass(frozen=True)
-class HeldOut:
-    """The held-out files: per domain (A, B), the images scored at each evaluation; `paired`: A[i] and B[i]
-    are one scene (the truth of each other's translation). `where` says where they come from, for the log."""
-
-    a: list[Path]
-    b: list[Path]
-    paired: bool
-    where: str
-    pairs: list[tuple[Path, Path | None]] | None = None  # pix2pix: (A, B) files, B None for an A|B image
-    from_training: bool = False  # set aside from the training images (there is no test split)
-
-    def digest(self) -> str:
-        """Which images these are, by file name (not folder: --data may move on resume): scores compare only
-        between evaluations of the same images (the watcher's best, best.pt)."""
-        b = [p.name if p else "" for _, p in self.pairs] if self.pairs is not None else [p.name for p in self.b]
-        names = "\n".join([p.name for p in self.a] + ["|"] + b)
-        return hashlib.sha256(names.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-
-    def files_digest(self) -> str:
-        """The held-out files' names and bytes: an image edited in place, under its name, changes this and not
-        `digest`, and its scores are not comparable with those before. By content, not by time: a dataset copied
-        without its files' times scores the same images (at most `--eval-images` per domain: cheap to read)."""
-        files = [p for pair in self.pairs for p in pair if p] if self.pairs is not None else [*self.a, *self.b]
-        h = hashlib.sha256()
-        for p in files:
-            h.update(f"{p.name}\0".encode("utf-8", "surrogateescape"))
-            try:
-                h.update(hashlib.sha256(p.read_bytes()).digest())
-            except OSError:  # gone since it was read: scored from memory, as read
-                h.update(b"gone")
-        return h.hexdigest()[:16]
-
-
 def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
     """The held-out set of `--eval-every` and the training images without it: the test split's first
     `eval_images` when there is one, else up to `eval_images` (at most a fifth) of each domain's training
@@ -98,8 +64,10 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
             _enough(len(pairs), "pairs", "the test split")
             return images, HeldOut([a for a, _ in pairs], [], True, f"{len(pairs)} test pairs", pairs)
         k = _count(n, len(images.train_a), "training pairs", _test_hint(cfg, images))
-        pairs = list(zip(images.train_a, images.train_b or [None] * len(images.train_a)))[-k:]
-        kept = replace(images, train_a=images.train_a[:-k], train_b=images.train_b[:-k] if images.train_b else [])
+        kept_pairs, pairs = split_off(list(zip(images.train_a, images.train_b or [None] * len(images.train_a))), k)
+        kept = replace(
+            images, train_a=[a for a, _ in kept_pairs], train_b=[b for _, b in kept_pairs] if images.train_b else []
+        )
         return kept, HeldOut([a for a, _ in pairs], [], True, f"{k} training pairs set aside", pairs, True)
     if images.test_files_a and images.test_files_b:
         folders = (images.test_a, images.test_b)
@@ -122,10 +90,10 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
         return images, HeldOut(a, b, paired, where)
     ka = _count(n, len(images.train_a), "domain A images", _test_hint(cfg, images))
     kb = _count(n, len(images.train_b), "domain B images", _test_hint(cfg, images))
-    kept = replace(images, train_a=images.train_a[:-ka], train_b=images.train_b[:-kb])
+    (kept_a, aside_a), (kept_b, aside_b) = split_off(images.train_a, ka), split_off(images.train_b, kb)
     one = _one_test_folder(images)
     where = f"{ka} + {kb} training images set aside (no test split{f': {one[1]} is missing' if one else ''})"
-    return kept, HeldOut(images.train_a[-ka:], images.train_b[-kb:], False, where, from_training=True)
+    return replace(images, train_a=kept_a, train_b=kept_b), HeldOut(aside_a, aside_b, False, where, from_training=True)
 
 
 def held_out_set(cfg: Config, images: Images, *, aside_before: bool | None) -> tuple[Images, HeldOut | None, bool]:
@@ -253,7 +221,7 @@ def _one_test_folder(images: Images) -> tuple[Path, Path] | None:
 
 
 def _count(n: int, available: int, what: str, hint: str) -> int:
-    k = min(n, available // 5)
+    k = aside_count(n, available)
     if k < 2:
         every = given_as("eval_every")
         raise CycleGANError(
