@@ -34,7 +34,16 @@ from torch import nn
 from .clipio import VIDEO_FORMATS, print_warning
 from .compare_options import GRID_CELL_MOST, SIZE_MOST, CompareOptions
 from .config import config_from_dict
-from .data.io import MAX_PIXELS, as_rgb, frame_count, long_side_shape, read_image, resize_long_side, save_image
+from .data.io import (
+    MAX_PIXELS,
+    alpha_of,
+    as_rgb,
+    frame_count,
+    long_side_shape,
+    read_image,
+    resize_long_side,
+    save_image,
+)
 from .errors import CycleGANError, counted
 from .evaluate.distances import feature_distance, feature_distances, kid_input, lite0_features
 from .evaluate.features import load_lite0
@@ -51,7 +60,7 @@ from .files import (
     write_atomic,
     written_through_a_stop,
 )
-from .inference import frames_left_out_of, is_out_of_memory, keyword_names, translate_tensor
+from .inference import frames_left_out_of, is_out_of_memory, keyword_names, on_white_warning, translate_tensor
 from .interop.foreign import holds_both
 from .loading import (
     checkpoint_path,
@@ -81,7 +90,7 @@ from .style import (
     to_pil_01,
 )
 from .style.backbones import DEFAULTS, Lite0Backbone
-from .style.gatys import alpha_of, too_thin
+from .style.gatys import too_thin
 from .translation import expand_inputs, still_images, unread_warnings
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
@@ -453,17 +462,6 @@ def _compare_one(
     return row, images, transparent
 
 
-def on_white_warning(paths: Sequence[Path]) -> str | None:
-    """One line for the content images whose transparency was put on white, in the web Compare tab's words; None
-    for none. A cut-out was compared on white without a word on the command line, where the page says it."""
-    if not paths:
-        return None
-    if len(paths) == 1:
-        return f"warning: {paths[0]}'s transparency was put on white, as compare reads it"
-    shown = ", ".join(map(str, paths[:3])) + (", ..." if len(paths) > 3 else "")
-    return f"warning: {len(paths)} content images' transparency was put on white, as compare reads it: {shown}"
-
-
 def compare(opts: CompareOptions) -> CompareReport:
     """Run CycleGAN (`opts.checkpoint`, `opts.direction`) and Gatys on the same `opts.content` images; write
     `out/grid.png` (input | CycleGAN | Gatys, one row per image), `out/report.html`, `out/report.json` and
@@ -607,7 +605,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         interrupted, by = f"at content image {at} of {len(named)}", stop_name(e)
     if not rows:
         raise CycleGANError(f"no content image could be compared: {skipped[0]}")
-    if warning := on_white_warning(on_white):  # once, not a line an image
+    if warning := on_white_warning(on_white, what="content images", command="compare"):  # once, not a line an image
         print_warning(warning)
 
     def write_grid() -> Path:

@@ -13,7 +13,7 @@ import numbers
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -363,6 +363,18 @@ def frames_left_out_of(frames: dict[Path, int], *, done: str = "translated") -> 
         f"warning: {len(several)} files hold several frames (pages); only the first of each is {done}, the others "
         f"are left out: {shown}"
     )
+
+
+def on_white_warning(paths: Sequence[Path], *, what: str = "images", command: str = "translate") -> str | None:
+    """One warning line for the images (`what`: "content images") whose transparency `command` put on white as it
+    read them (its networks take RGB); None for none. A cut-out lost its transparency without a word on the command
+    line, where the web page's tabs say it; a line an image would bury a folder of cut-outs' other lines."""
+    if not paths:
+        return None
+    if len(paths) == 1:
+        return f"warning: {paths[0]}'s transparency was put on white, as {command} reads it"
+    shown = ", ".join(map(str, paths[:3])) + (", ..." if len(paths) > 3 else "")
+    return f"warning: {len(paths)} {what}' transparency was put on white, as {command} reads it: {shown}"
 
 
 def check_net(net: object) -> None:
