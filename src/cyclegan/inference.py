@@ -36,6 +36,7 @@ from .data.io import (
 )
 from .errors import CycleGANError, escape, flags_as_keywords, reworded
 from .execution import REFERENCE, Execution
+from .files import home_expanded
 from .models.layers import layout_hint, pad_for_generator  # padding here too: the export's and the API's
 from .tiling import activation_bytes, as_bytes, as_unit, least_size, plan_for, size_multiple, translate_tiled
 from .translate_options import DEFAULT_MAX_MEMORY_GB, DEFAULT_OVERLAP, DEFAULT_THUMBNAIL, TilingOptions
@@ -323,7 +324,7 @@ def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     video file (it was "not a JPEG, PNG, ... image"). The frames of an animated PNG or a multi-page TIFF left
     out are named in a warning, as `cyclegan translate` names them (the first was taken without a word)."""
     clip = "cyclegan.translate_video(G, src, dst)"
-    path = os.path.expanduser(path)  # a Python caller's "~/horse.jpg" (no shell expands it) was "not found"
+    path = home_expanded(path)  # a Python caller's "~/horse.jpg" (no shell expands it) was "not found"
     if Path(path).suffix.lower() in (*VIDEO_FORMATS, *OTHER_VIDEO) and Path(path).is_file():  # .avi: "not a JPEG"
         raise CycleGANError(f"{path} is a video clip, not an image: translate it with {clip}")
     if Path(path).suffix.lower() in ANIMATED_IMAGES:
