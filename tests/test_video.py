@@ -709,6 +709,21 @@ def test_size_rounds_a_videos_sides_up_as_its_pixel_format_needs_and_not_a_gifs(
         assert c.streams.video[0].codec_context.pix_fmt == pix_fmt  # kept, not another one the size fits
 
 
+@pytest.mark.parametrize(
+    "codec, suffix", [("mpeg4", ".mp4"), ("libsvtav1", ".mp4"), ("libvpx", ".webm"), ("libvpx-vp9", ".webm")]
+)
+def test_size_keeps_odd_sides_where_the_encoder_takes_them_in_4_2_0(ckpt, tmp_path, codec, suffix):
+    """--size rounded every 4:2:0 clip's sides up to even, as libx264 needs; MPEG-4, AV1 (SVT), VP8 and VP9 take odd
+    ones: --size 35 on a 48x32 clip made 36x24, stretched. Now 35x23, still in 4:2:0."""
+    if codec not in av.codecs_available:
+        pytest.skip(f"no {codec} encoder in this FFmpeg build")
+    encoded_clip(tmp_path / f"b{suffix}", codec, "yuv420p")
+    assert translate(ckpt, tmp_path / "out", tmp_path / f"b{suffix}", extra=["--size", "35"]) == 0
+    assert clip_facts(tmp_path / "out" / f"b{suffix}")[2] == (35, 23)
+    with av.open(str(tmp_path / "out" / f"b{suffix}")) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
+
+
 def test_a_gif_is_written_as_translated_keeping_each_frames_duration(ckpt, tmp_path, monkeypatch):
     """The translated frames go to the GIF writer as they come: before, all of them were held (as RGB, beside the
     writer's own palette copies) until the last was translated; a long GIF needed 4 bytes a pixel per frame."""
