@@ -1223,6 +1223,14 @@ def _sys_nice(effective: bool) -> bool:
     return was
 
 
+def quiet_svt_av1() -> None:
+    """SVT-AV1 (the AV1 encoder) printed an 18-line `Svt[info]` banner on stderr at each AV1 clip written, burying the
+    command's own lines. It reads its log level from `SVT_LOG` (0 fatal, 1 error, 2 warn, 3 info...) when an encoder
+    is opened: errors only here, unless the user set it (`SVT_LOG=3` keeps the banner), so its real errors still
+    show. Set in this process's environment, so the processes it starts inherit it."""
+    os.environ.setdefault("SVT_LOG", "1")
+
+
 @contextlib.contextmanager
 def _not_real_time() -> Iterator[None]:
     """The block run off real-time scheduling, its thread's policy and CAP_SYS_NICE as they were after. SVT-AV1 (the
@@ -1303,6 +1311,8 @@ def _write_video(
                     f"into {dst.name} ({ENCODER_NAMES.get(encoder, encoder)} here; HEVC and AV1 keep it): players "
                     "tone-map it by their defaults"
                 )
+            if encoder == "libsvtav1":
+                quiet_svt_av1()
             vout = out.add_stream(encoder, rate=rate, options=options)
             # The source's clock, not 1/rate: a variable rate's timestamps off that grid were rounded onto
             # one another (frames shown twice, or FFmpeg's "Invalid argument").
