@@ -1,5 +1,6 @@
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -347,3 +348,31 @@ def test_the_python_apis_paths_take_tilde_as_the_home_folder(tmp_path, monkeypat
     torch.testing.assert_close(cyclegan.load_generator("~/g.pt").state_dict(), G.state_dict())
     Image.new("RGB", (8, 8)).save(home / "x.png")
     assert cyclegan.translate(G, "~/x.png").size == (8, 8)
+
+
+def test_a_tilde_with_no_home_folder_known_is_refused_in_one_line_naming_the_path(tmp_path, monkeypatch):
+    """With no $HOME and no passwd entry (a container run under an arbitrary uid) no `~` can be expanded:
+    `save_generator(G, "~/g.pt")` raised pathlib's RuntimeError "Could not determine home directory" (a folder named
+    `~` where the ~ was left as it was), and `load_generator("~/g.pt")` said "checkpoint not found". Now one line
+    naming the path, and nothing made."""
+    import pwd
+
+    import cyclegan
+
+    G = cyclegan.load_generator(save_tiny_checkpoint(tmp_path / "ckpt.pt"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOME", raising=False)
+
+    def no_entry(uid):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    said = "~/g.pt: its ~ names no home folder here (no $HOME, and no user entry for it); give the whole path"
+    with pytest.raises(CycleGANError, match=f"^{re.escape(said)}, or ./~/g.pt for a file or folder of that name here$"):
+        cyclegan.save_generator(G, "~/g.pt")
+    assert not (tmp_path / "~").exists()
+    with pytest.raises(CycleGANError, match=f"^{re.escape(said)}"):
+        cyclegan.load_generator("~/g.pt")
+    with pytest.raises(CycleGANError, match=f"^{re.escape(said.replace('g.pt', 'x.png'))}"):
+        cyclegan.translate(G, "~/x.png")
+    assert cyclegan.save_generator(G, "./~/g.pt") == Path("~/g.pt")  # a folder truly named ~: as written

@@ -589,6 +589,48 @@ def test_video_clips_in_the_folders_are_left_out_and_named(tmp_path):
         gather_inputs(CompareOptions("run", only_clips, [folder], str(tmp_path / "cmp")))
 
 
+def test_a_clip_named_as_style_is_refused_in_one_line_and_a_folders_is_a_warning(checkpoint, tmp_path, capsys):
+    """A clip named as --style was left out as a skipped "image" (exit 1, after the work), and a --style folder's
+    clip cost the comparison its exit status too, though no content image was skipped: now the named clip is
+    refused before any work, naming it, and a folder's is left out of the references as an unreadable one is."""
+    from cyclegan.cli import main
+
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    clip = tmp_path / "style" / "clip.mp4"
+    clip.write_bytes(b"never decoded")
+    out = tmp_path / "cmp"
+    argv = ["compare", "--checkpoint", str(checkpoint), "--content", str(content[0]), "--out", str(out), "--size"]
+    argv += ["16", "--steps", "1", "--backbone", "lite0", "--device", "cpu", "--no-progress", "--style"]
+    assert main([*argv, str(style[0]), str(clip)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"error: option '--style': {clip} is a video clip, not an image: give a still image (a frame of it "
+        "saved as a PNG) or a folder of images\n"
+    )
+    assert not out.exists()
+    assert main([*argv, str(tmp_path / "style")]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {clip}: a video clip, not an image (left out of the style references)" in err
+    assert "skipped" not in err
+
+
+def test_the_refs_per_image_note_counts_only_the_references_that_could_be_read(checkpoint, tmp_path):
+    """`--refs-per-image 3` with a --style folder of three images, one unreadable: each content image used the
+    two that read, and no note said so (3 is not over 3); with one more asked for, it said "holds 3 images"."""
+    from cyclegan.compare import CompareOptions, compare
+
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))
+    make_images(tmp_path / "style", 2, seed=8, size=(30, 30))
+    (tmp_path / "style" / "broken.png").write_text("not an image")
+    opts = CompareOptions(str(checkpoint), [str(content[0])], [str(tmp_path / "style")], str(tmp_path / "cmp"))
+    report = compare(replace(opts, refs_per_image=3, size=16, steps=1, backbone="lite0", device="cpu", progress=False))
+    assert len(report.rows[0].references) == 2
+    assert report.notes[0] == (
+        "--refs-per-image 3, but --style holds 2 images that could be read: each content image used them all"
+    )
+
+
 def test_a_folders_files_of_no_image_kind_are_named_as_translate_names_them(tmp_path, capsys):
     """A phone's HEIC photo or a text file in a --content or --style folder was left out of the comparison without a
     word, where `translate` names them: now one warning per folder, once for a folder given to both."""

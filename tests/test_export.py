@@ -121,6 +121,27 @@ def test_the_export_records_no_folder_above_the_checkpoint_and_itself(monkeypatc
     assert recorded_checkpoint("/data/p/runs/h2z", "/data/q/g.onnx") == "../p/runs/h2z"
 
 
+def test_a_checkpoint_under_tilde_is_the_home_folders_for_the_output_check_too(tmp_path, monkeypatch):
+    """The loader reads `~/g.pt` as the home folder's g.pt, but the check that the output is not the input compared
+    the path as written (a folder named ~ here): `--out ~/g.pt --overwrite` wrote the export over the checkpoint it
+    was made from. Now refused, the file kept; and the export records the checkpoint's path from the home folder."""
+    from cyclegan.export import export_checkpoint, recorded_checkpoint
+    from cyclegan.export_options import ExportOptions
+    from helpers import save_tiny_checkpoint
+
+    home, here = tmp_path / "home", tmp_path / "here"
+    home.mkdir(), here.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(here)
+    ckpt = save_tiny_checkpoint(home / "g.pt")
+    before = ckpt.read_bytes()
+    opts = ExportOptions("~/g.pt", str(ckpt), format="torchscript", overwrite=True, check=False, progress=False)
+    with pytest.raises(CycleGANError, match="input"):
+        export_checkpoint(opts)
+    assert ckpt.read_bytes() == before
+    assert recorded_checkpoint("~/g.pt", str(home / "out" / "g.ts")) == "../g.pt"  # was ../../here/~/g.pt
+
+
 def test_export_generator_refuses_a_folder_before_tracing_in_its_callers_words(run, tmp_path, monkeypatch):
     """From Python, `out` an existing folder failed only after the generator was traced (seconds; the command refused
     it at once), and a name held by another export was refused as "option '--out'", a flag the caller never typed."""

@@ -1447,3 +1447,27 @@ def test_a_full_or_closed_stdout_or_stderr_stops_no_translation(tmp_path, stream
     assert done.returncode == status, (done.stdout, done.stderr)
     if said is not None:
         assert "Traceback" not in done.stderr and done.stderr.splitlines()[-1] + "\n" == said
+
+
+def test_transparent_images_are_said_once_to_be_put_on_white(tiny, tmp_path, capsys):
+    """`translate` put a cut-out's transparency on white without a word, where `compare` and the web page say it:
+    now one line for all of them after the images, in compare's words, and none for opaque images."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.new("RGB", (24, 16), (20, 120, 40)).save(folder / "opaque.png")
+    cut_outs = [folder / f"cut{i}.png" for i in range(4)]
+    for path in cut_outs:
+        im = Image.new("RGBA", (24, 16), (200, 30, 30, 255))
+        im.paste((0, 0, 0, 0), (0, 0, 12, 16))  # half transparent
+        im.save(path)
+    assert translate_cli(tiny, tmp_path / "out", folder) == 0
+    err = capsys.readouterr().err
+    assert err.count("transparency was put on white") == 1
+    shown = ", ".join(map(str, sorted(cut_outs)[:3]))
+    assert f"warning: 4 images' transparency was put on white, as translate reads it: {shown}, ..." in err
+    assert len(list((tmp_path / "out").iterdir())) == 5
+    assert translate_cli(tiny, tmp_path / "out2", folder / "opaque.png", cut_outs[0]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {cut_outs[0]}'s transparency was put on white, as translate reads it" in err
+    assert translate_cli(tiny, tmp_path / "out3", folder / "opaque.png") == 0
+    assert "transparency" not in capsys.readouterr().err

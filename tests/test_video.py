@@ -709,6 +709,24 @@ def test_size_rounds_a_videos_sides_up_as_its_pixel_format_needs_and_not_a_gifs(
         assert c.streams.video[0].codec_context.pix_fmt == pix_fmt  # kept, not another one the size fits
 
 
+@pytest.mark.parametrize(
+    "codec, suffix", [("mpeg4", ".mp4"), ("libsvtav1", ".mp4"), ("libvpx", ".webm"), ("libvpx-vp9", ".webm")]
+)
+def test_size_keeps_odd_sides_where_the_encoder_takes_them_in_4_2_0(ckpt, tmp_path, codec, suffix):
+    """--size rounded every 4:2:0 clip's sides up to even, as libx264 needs; MPEG-4, AV1 (SVT), VP8 and VP9 take odd
+    ones: --size 35 on a 48x32 clip made 36x24, stretched. Now 35x23, still in 4:2:0."""
+    if codec not in av.codecs_available:
+        pytest.skip(f"no {codec} encoder in this FFmpeg build")
+    from cyclegan.clipio import _not_real_time
+
+    with _not_real_time():  # SVT-AV1 run as root left this thread real-time (`written_off_real_time`)
+        encoded_clip(tmp_path / f"b{suffix}", codec, "yuv420p")
+    assert translate(ckpt, tmp_path / "out", tmp_path / f"b{suffix}", extra=["--size", "35"]) == 0
+    assert clip_facts(tmp_path / "out" / f"b{suffix}")[2] == (35, 23)
+    with av.open(str(tmp_path / "out" / f"b{suffix}")) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
+
+
 def test_a_gif_is_written_as_translated_keeping_each_frames_duration(ckpt, tmp_path, monkeypatch):
     """The translated frames go to the GIF writer as they come: before, all of them were held (as RGB, beside the
     writer's own palette copies) until the last was translated; a long GIF needed 4 bytes a pixel per frame."""
@@ -1802,6 +1820,29 @@ def test_an_av1_clip_is_written_as_av1(ckpt, tmp_path, capsys):
     with av.open(str(tmp_path / "out" / "walk.mkv")) as c:
         assert c.streams.video[0].codec_context.codec.canonical_name == "av1"
         assert sum(1 for _ in c.decode(video=0)) == 3
+
+
+@pytest.mark.skipif("libsvtav1" not in av.codecs_available, reason="this FFmpeg build has no AV1 encoder")
+def test_an_av1_clip_is_written_without_svt_av1s_banner_unless_the_user_asks_for_it(tmp_path):
+    """SVT-AV1 printed an 18-line `Svt[info]` banner on stderr at each AV1 clip written. Now its log holds errors
+    only (SVT_LOG=1) where the user set no SVT_LOG; an SVT_LOG=3 of theirs keeps the banner. In a process of its
+    own: SVT reads SVT_LOG when it opens an encoder, and this one's tests opened some already."""
+    clip = av1_clip(tmp_path / "walk.mkv")
+    env = {k: v for k, v in os.environ.items() if k != "SVT_LOG"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    code = "import sys; from cyclegan.clipio import transcode; transcode(sys.argv[1], sys.argv[2], lambda f: f)"
+    stderr = {}
+    for level in (None, "3"):
+        run_env = env if level is None else {**env, "SVT_LOG": level}
+        out = tmp_path / f"out{level}.mkv"
+        args = [sys.executable, "-c", code, str(clip), str(out)]
+        proc = subprocess.run(args, env=run_env, timeout=120, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        with av.open(str(out)) as c:
+            assert c.streams.video[0].codec_context.codec.canonical_name == "av1"
+        stderr[level] = proc.stderr
+    assert "Svt[info]" not in stderr[None]
+    assert "Svt[info]" in stderr["3"]
 
 
 def real_time_threads() -> list[str]:

@@ -66,6 +66,11 @@ MIN_ENCODER_SIZE = {"libx265": (49, 16)}
 # encoder (prores_aw) refuses an odd width in 4:4:4 too ("Invalid argument"), measured; the others written again
 # take any side their pixel format does (`_chroma_steps`).
 ENCODER_STEPS = {"prores": (2, 1)}
+# Encoders that take odd sides in a subsampled pixel format (4:2:0 too), their colour planes a sample longer, as
+# FFmpeg stores them: measured with PyAV 18.1 on this FFmpeg, 3 frames at 33x35, 64x35, 33x64 and 65x71 each encoded
+# in yuv420p and read back at that size, the edge's colour as close as the rest. libx264 refuses an odd side
+# (avcodec_open2 fails), libx265 too ("must be an integer multiple of the specified chroma subsampling").
+ODD_SIDES = {"mpeg4", "libsvtav1", "libvpx", "libvpx-vp9"}
 ENCODER_NAMES = {"libx264": "H.264", "libx265": "HEVC", "libvpx-vp9": "VP9", "libvpx": "VP8", "libsvtav1": "AV1"}
 
 # The largest side each animated-image format stores (Pillow's writers raise a bare ValueError past it).
@@ -774,8 +779,9 @@ def _pixel_format(
     """The output's pixel format: the source's `wanted` where `encoder` takes it, else the first of a few that
     hold colour, 4:4:4 first for a source of the same codec with colour at every pixel (4:2:0 plays everywhere: a
     GIF or PNG clip written as H.264 stays 4:2:0). A grey source's is not kept: its translation is in colour (an
-    FFV1 grey clip came back grey). Only one whose subsampling takes the sides of `size` (W, H) (`_chroma_steps`:
-    an odd side is refused in 4:2:0); None: the one preferred at a size chosen for it (`size_steps`)."""
+    FFV1 grey clip came back grey). Only one whose subsampling takes the sides of `size` (W, H) (`_format_steps`:
+    an odd side is refused in 4:2:0, bar by `ODD_SIDES`); None: the one preferred at a size chosen for it
+    (`size_steps`)."""
     formats = [f.name for f in (av.Codec(encoder, "w").video_formats or ())]
     if wanted and wanted.startswith(GREY_FORMATS):
         wanted = None
@@ -786,7 +792,7 @@ def _pixel_format(
     if wanted and same_codec and _full_chroma(av, wanted):
         order = ("yuv444p", "rgb24", "bgr0", *(f for f in formats if _full_chroma(av, f)), "yuv420p")
     for f in (wanted, *order):
-        steps = _chroma_steps(av, f) if f in formats else None
+        steps = _format_steps(av, encoder, f) if f in formats else None
         if steps and (size is None or (size[0] % steps[0] == 0 and size[1] % steps[1] == 0)):
             return f
     return formats[0]
@@ -802,12 +808,19 @@ def _chroma_steps(av, pix_fmt: str) -> tuple[int, int]:
     return 4 // min(c.width for c in planes), 4 // min(c.height for c in planes)
 
 
+def _format_steps(av, encoder: str, pix_fmt: str) -> tuple[int, int]:
+    """What the sides (W, H) of `encoder`'s frames in `pix_fmt` must be multiples of for its subsampling: any side
+    for an encoder that takes odd ones (`ODD_SIDES`), else `_chroma_steps`."""
+    return (1, 1) if encoder in ODD_SIDES else _chroma_steps(av, pix_fmt)
+
+
 def size_steps(src: str | Path, dst: str | Path, size: tuple[int, int]) -> tuple[int, int]:
     """What the sides (W, H) of frames of about `size` written into `dst` from clip `src` must be multiples of:
     those of the pixel format `transcode` writes them in, chosen for any size (`_chroma_steps`: 2 and 2 for 4:2:0,
-    1 and 1 for 4:4:4; 1 and 1 in a GIF or WebP) and by its encoder (`ENCODER_STEPS`), so that a size a caller
-    rounds up to them keeps that format: `--size` rounded every video's sides to even, which stretched a 4:4:4
-    clip's to no purpose. A CycleGANError naming `src` if it cannot be read."""
+    1 and 1 for 4:4:4; 1 and 1 in a GIF or WebP, and for an encoder that takes odd sides in any: `ODD_SIDES`) and by
+    its encoder (`ENCODER_STEPS`), so that a size a caller rounds up to them keeps that format: `--size` rounded every
+    video's sides to even, which stretched a 4:4:4 clip's to no purpose, and an MPEG-4, VP8, VP9 or AV1 clip's. A
+    CycleGANError naming `src` if it cannot be read."""
     src, dst = Path(src), Path(dst)
     container = VIDEO_FORMATS.get(dst.suffix.lower())
     if container is None or src.suffix.lower() in ANIMATED_IMAGES:  # a GIF, a WebP (or a name transcode refuses)
@@ -816,7 +829,8 @@ def size_steps(src: str | Path, dst: str | Path, size: tuple[int, int]) -> tuple
     with _reading(src), av.open(str(src)) as inp, av.open(io.BytesIO(), "w", format=container) as out:
         vin = _picture(inp, src)
         encoder, why = _encoder(av, container, vin.codec_context.codec.canonical_name, out.supported_codecs, size)
-        steps = _chroma_steps(av, _pixel_format(av, encoder, vin.codec_context.pix_fmt, None, same_codec=not why))
+        pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, None, same_codec=not why)
+        steps = _format_steps(av, encoder, pix_fmt)
     least = ENCODER_STEPS.get(encoder, (1, 1))
     return max(steps[0], least[0]), max(steps[1], least[1])
 
@@ -1209,6 +1223,14 @@ def _sys_nice(effective: bool) -> bool:
     return was
 
 
+def quiet_svt_av1() -> None:
+    """SVT-AV1 (the AV1 encoder) printed an 18-line `Svt[info]` banner on stderr at each AV1 clip written, burying the
+    command's own lines. It reads its log level from `SVT_LOG` (0 fatal, 1 error, 2 warn, 3 info...) when an encoder
+    is opened: errors only here, unless the user set it (`SVT_LOG=3` keeps the banner), so its real errors still
+    show. Set in this process's environment, so the processes it starts inherit it."""
+    os.environ.setdefault("SVT_LOG", "1")
+
+
 @contextlib.contextmanager
 def _not_real_time() -> Iterator[None]:
     """The block run off real-time scheduling, its thread's policy and CAP_SYS_NICE as they were after. SVT-AV1 (the
@@ -1289,6 +1311,8 @@ def _write_video(
                     f"into {dst.name} ({ENCODER_NAMES.get(encoder, encoder)} here; HEVC and AV1 keep it): players "
                     "tone-map it by their defaults"
                 )
+            if encoder == "libsvtav1":
+                quiet_svt_av1()
             vout = out.add_stream(encoder, rate=rate, options=options)
             # The source's clock, not 1/rate: a variable rate's timestamps off that grid were rounded onto
             # one another (frames shown twice, or FFmpeg's "Invalid argument").

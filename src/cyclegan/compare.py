@@ -34,7 +34,16 @@ from torch import nn
 from .clipio import VIDEO_FORMATS, print_warning
 from .compare_options import GRID_CELL_MOST, SIZE_MOST, CompareOptions
 from .config import config_from_dict
-from .data.io import MAX_PIXELS, as_rgb, frame_count, long_side_shape, read_image, resize_long_side, save_image
+from .data.io import (
+    MAX_PIXELS,
+    alpha_of,
+    as_rgb,
+    frame_count,
+    long_side_shape,
+    read_image,
+    resize_long_side,
+    save_image,
+)
 from .errors import CycleGANError, counted
 from .evaluate.distances import feature_distance, feature_distances, kid_input, lite0_features
 from .evaluate.features import load_lite0
@@ -51,7 +60,7 @@ from .files import (
     write_atomic,
     written_through_a_stop,
 )
-from .inference import frames_left_out_of, is_out_of_memory, keyword_names, translate_tensor
+from .inference import frames_left_out_of, is_out_of_memory, keyword_names, on_white_warning, translate_tensor
 from .interop.foreign import holds_both
 from .loading import (
     checkpoint_path,
@@ -81,7 +90,7 @@ from .style import (
     to_pil_01,
 )
 from .style.backbones import DEFAULTS, Lite0Backbone
-from .style.gatys import alpha_of, too_thin
+from .style.gatys import too_thin
 from .translation import expand_inputs, still_images, unread_warnings
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
@@ -100,6 +109,7 @@ class Inputs:
     target: Path | None
     content_folders: list[Path] = field(default_factory=list)  # the folders among --content
     clips: list[Path] = field(default_factory=list)  # video files among them: left out, and named
+    reference_clips: list[Path] = field(default_factory=list)  # those only --style's folders or globs hold
     stems: list[str] = field(default_factory=list)  # each content image's name in out/images (`image_stems`)
 
 
@@ -109,6 +119,13 @@ def gather_inputs(opts: CompareOptions) -> Inputs:
     # image it was drawn for ("not a JPEG, PNG, ..."). Left out and named.
     content = still_images(opts.content, "--content", "compare")
     style = still_images(opts.style, "--style", "compare")
+    # a clip named as a reference was asked for by name: not left out of the pool as a folder's is (a skipped "image",
+    # exit 1, after minutes of Gatys); a frame of it is the user's to choose
+    if named := [clip for clip in style.clips if clip in map(Path, opts.style)]:
+        raise CycleGANError(
+            f"option '--style': {named[0]} is a video clip, not an image: give a still image (a frame of it saved as "
+            "a PNG) or a folder of images"
+        )
     clips = list(dict.fromkeys([*content.clips, *style.clips]))
     folders = [Path(s) for s in opts.style if Path(s).is_dir()]
     target = Path(opts.target) if opts.target else (folders[0] if folders else None)
@@ -122,7 +139,8 @@ def gather_inputs(opts: CompareOptions) -> Inputs:
     stems = image_stems(content.files, warn=True)  # named before any work, as translate names them
     for line in dict.fromkeys(unread):  # a folder given twice (the first --style folder, KID's target) named once
         print_warning(line)
-    return Inputs(content.files, style.files, folders, target, content.folders, clips, stems)
+    references_only = [clip for clip in style.clips if clip not in content.clips]
+    return Inputs(content.files, style.files, folders, target, content.folders, clips, references_only, stems)
 
 
 def image_stems(content: Sequence[Path], *, warn: bool = False) -> list[str]:
@@ -366,16 +384,19 @@ def caveats(
     *,
     kid_spread: bool = True,
     kid_measured: bool = True,
+    readable: Sequence[Path] | None = None,
 ) -> list[str]:
     """Notes for the reader where the set-up favours one method, the numbers are noisy or fewer references were
     drawn than asked for. `kid_spread`: whether KID has a std to read (not when both sets were whole subsets);
-    `kid_measured`: whether KID was computed (a target of fewer than 2 readable images, a stop: a note of its own)."""
+    `kid_measured`: whether KID was computed (a target of fewer than 2 readable images, a stop: a note of its own);
+    `readable`: the references left once those that could not be read were left out (default: all of them)."""
     notes: list[str] = []
-    if refs_per_image > len(inputs.references):  # the report said 100 references while each image had 4
-        notes.append(
-            f"--refs-per-image {refs_per_image}, but --style holds {counted(len(inputs.references), 'image')}: "
-            "each content image used them all"
-        )
+    # the unreadable ones counted too: "--style holds 3 images" where each content image had the 2 that read
+    readable = inputs.references if readable is None else readable
+    if refs_per_image > len(readable):  # the report said 100 references while each image had 4
+        held = counted(len(readable), "image")
+        held += " that could be read" if len(readable) < len(inputs.references) else ""
+        notes.append(f"--refs-per-image {refs_per_image}, but --style holds {held}: each content image used them all")
     if gatys_backbone == METRICS_BACKBONE:
         notes.append(
             "Gatys ran on the same Lite0 layers that measure content and style distance: it optimised "
@@ -451,17 +472,6 @@ def _compare_one(
         images=save_images(images, out, stem),
     )
     return row, images, transparent
-
-
-def on_white_warning(paths: Sequence[Path]) -> str | None:
-    """One line for the content images whose transparency was put on white, in the web Compare tab's words; None
-    for none. A cut-out was compared on white without a word on the command line, where the page says it."""
-    if not paths:
-        return None
-    if len(paths) == 1:
-        return f"warning: {paths[0]}'s transparency was put on white, as compare reads it"
-    shown = ", ".join(map(str, paths[:3])) + (", ..." if len(paths) > 3 else "")
-    return f"warning: {len(paths)} content images' transparency was put on white, as compare reads it: {shown}"
 
 
 def compare(opts: CompareOptions) -> CompareReport:
@@ -561,7 +571,11 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         print_warning(warning)
 
     rows: list[Row] = []
-    skipped: list[str] = [f"{p}: a video clip, not an image (left out)" for p in inputs.clips]
+    # a reference clip skipped no content image: said as an unreadable reference is (a warning, exit 0)
+    skipped = [
+        f"{p}: a video clip, not an image {LEFT_OUT_OF_REFERENCES if p in inputs.reference_clips else '(left out)'}"
+        for p in inputs.clips
+    ]
     # of each output only what the grid and KID take (its cell, its Lite0 features): per row, method -> tensor
     cell = opts.grid_cell or min(opts.size, GRID_CELL_MOST)
     extractor = load_lite0().to(device) if inputs.target else None
@@ -607,7 +621,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         interrupted, by = f"at content image {at} of {len(named)}", stop_name(e)
     if not rows:
         raise CycleGANError(f"no content image could be compared: {skipped[0]}")
-    if warning := on_white_warning(on_white):  # once, not a line an image
+    if warning := on_white_warning(on_white, what="content images", command="compare"):  # once, not a line an image
         print_warning(warning)
 
     def write_grid() -> Path:
@@ -636,7 +650,9 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
             # reading a large target folder takes a while: a Ctrl-C there removed every image compared, all of them
             interrupted, by = f"while KID read {inputs.target}, after the last content image", stop_name(e)
     spread = kid is None or any(kid[k]["std"] != 0 for k in METHODS)  # as `report.kid_text` shows a std
-    notes = caveats(name, inputs, len(rows), opts.refs_per_image, kid_spread=spread, kid_measured=kid is not None)
+    notes = caveats(
+        name, inputs, len(rows), opts.refs_per_image, kid_spread=spread, kid_measured=kid is not None, readable=pool
+    )
     if interrupted is not None:
         kid_note = "; KID was not computed" if inputs.target and len(rows) >= 2 else ""
         notes.insert(

@@ -289,7 +289,8 @@ def recorded_checkpoint(checkpoint: str, out: str) -> str:
     there from wherever the two are read, and names no folder above them; its name alone where they share none
     below the home folder (`/tmp/g.onnx` of `/home/ann/runs/h2z`: `../home/ann/...` would name the home folder). It
     was the absolute path, a home folder's name in a file handed to others; as typed, it led nowhere elsewhere."""
-    checkpoint, folder = os.path.abspath(checkpoint), os.path.dirname(os.path.abspath(out))
+    # `~` expanded as the loader expands it: "~/g.pt" was taken as a folder named ~ in the working folder
+    checkpoint, folder = os.path.abspath(os.path.expanduser(checkpoint)), os.path.dirname(os.path.abspath(out))
     try:
         shared = os.path.commonpath([checkpoint, folder])
         home = os.path.abspath(os.path.expanduser("~"))

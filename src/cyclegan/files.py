@@ -239,6 +239,20 @@ def holds_images(folder: str | Path) -> bool:
     return any(p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") for p in walk_files(folder))
 
 
+def home_expanded(path: str | os.PathLike[str]) -> str:
+    """`path` with a leading `~` (or `~user`) as the home folder, as a shell expands a user's: a Python caller's `~`
+    passes no shell. Refused in one line naming the path where no home folder is known (no $HOME and no passwd entry
+    for the user, as in a container run under an arbitrary uid): `os.path.expanduser` left the `~`, so a writer made
+    a folder named `~` in the working folder, and `Path.expanduser` raised a RuntimeError."""
+    expanded = os.path.expanduser(os.fspath(path))
+    if expanded.startswith("~"):
+        raise CycleGANError(
+            f"{escape(os.fspath(path))}: its ~ names no home folder here (no $HOME, and no user entry for it); give "
+            f"the whole path, or ./{escape(os.fspath(path))} for a file or folder of that name here"
+        )
+    return expanded
+
+
 def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: bool = False) -> Iterator[Path]:
     """Every regular file under `folder`, recursively, following symlinked sub-folders (unlike `Path.rglob`).
 

@@ -13,7 +13,7 @@ import numbers
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -36,6 +36,7 @@ from .data.io import (
 )
 from .errors import CycleGANError, escape, flags_as_keywords, reworded
 from .execution import REFERENCE, Execution
+from .files import home_expanded
 from .models.layers import layout_hint, pad_for_generator  # padding here too: the export's and the API's
 from .tiling import activation_bytes, as_bytes, as_unit, least_size, plan_for, size_multiple, translate_tiled
 from .translate_options import DEFAULT_MAX_MEMORY_GB, DEFAULT_OVERLAP, DEFAULT_THUMBNAIL, TilingOptions
@@ -323,7 +324,7 @@ def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     video file (it was "not a JPEG, PNG, ... image"). The frames of an animated PNG or a multi-page TIFF left
     out are named in a warning, as `cyclegan translate` names them (the first was taken without a word)."""
     clip = "cyclegan.translate_video(G, src, dst)"
-    path = os.path.expanduser(path)  # a Python caller's "~/horse.jpg" (no shell expands it) was "not found"
+    path = home_expanded(path)  # a Python caller's "~/horse.jpg" (no shell expands it) was "not found"
     if Path(path).suffix.lower() in (*VIDEO_FORMATS, *OTHER_VIDEO) and Path(path).is_file():  # .avi: "not a JPEG"
         raise CycleGANError(f"{path} is a video clip, not an image: translate it with {clip}")
     if Path(path).suffix.lower() in ANIMATED_IMAGES:
@@ -363,6 +364,18 @@ def frames_left_out_of(frames: dict[Path, int], *, done: str = "translated") -> 
         f"warning: {len(several)} files hold several frames (pages); only the first of each is {done}, the others "
         f"are left out: {shown}"
     )
+
+
+def on_white_warning(paths: Sequence[Path], *, what: str = "images", command: str = "translate") -> str | None:
+    """One warning line for the images (`what`: "content images") whose transparency `command` put on white as it
+    read them (its networks take RGB); None for none. A cut-out lost its transparency without a word on the command
+    line, where the web page's tabs say it; a line an image would bury a folder of cut-outs' other lines."""
+    if not paths:
+        return None
+    if len(paths) == 1:
+        return f"warning: {paths[0]}'s transparency was put on white, as {command} reads it"
+    shown = ", ".join(map(str, paths[:3])) + (", ..." if len(paths) > 3 else "")
+    return f"warning: {len(paths)} {what}' transparency was put on white, as {command} reads it: {shown}"
 
 
 def check_net(net: object) -> None:

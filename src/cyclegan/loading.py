@@ -23,7 +23,7 @@ from .config import config_from_dict
 from .errors import CycleGANError, check_flag
 from .execution import resolve_device
 from .families import GENERATOR_FOR, directions_of, family, generator_for
-from .files import training_file
+from .files import home_expanded, training_file
 from .interop.foreign import holds_both, load_foreign_generator
 from .models import build_generator
 from .progress import print_warning
@@ -85,10 +85,11 @@ def checkpoint_path(path: str | Path, *, progress: bool = True) -> Path:
 def checkpoint_file(path: str | Path) -> Path:
     """The file a checkpoint argument reads, found without downloading or reading anything: `pretrained:NAME`
     its file in the cache, a run folder its `checkpoint.pt`, a file itself. For the checks that no output
-    lands on an input (`files.check_outputs`)."""
+    lands on an input (`files.check_outputs`). A leading `~` is the home folder, as `load_generator` reads it: `export
+    --checkpoint '~/g.pt' --out ~/g.pt --overwrite` compared the unexpanded path, and wrote over the file it loaded."""
     if zoo.is_spec(path):
         return zoo.cached_path(os.fspath(path)[len(zoo.PREFIX) :])
-    path = Path(path)
+    path = Path(home_expanded(path))
     return path / CHECKPOINT_NAME if path.is_dir() else path
 
 
@@ -163,7 +164,7 @@ def load_generator_and_direction(
             f"path: expected a run folder, a checkpoint file or pretrained:NAME, got {type(path).__name__}"
         )
     device = resolve_device(str(device))  # a bad or absent device: one line before any file is read
-    path = os.path.expanduser(path)  # a Python caller's "~/runs/h2z" (no shell expands it) was "not found"
+    path = home_expanded(path)  # a Python caller's "~/runs/h2z" (no shell expands it) was "not found"
     given, path = path, checkpoint_path(path, progress=progress)
     ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
     translated = translated_direction(ckpt, direction, source=str(path))
@@ -324,7 +325,7 @@ def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False)
         )
     if not isinstance(path, (str, os.PathLike)):
         raise CycleGANError(f"path: expected a file name, got {type(path).__name__}")
-    path = Path(path).expanduser()  # "~/g.pt" made a folder named ~ here (no shell expands a Python caller's ~)
+    path = Path(home_expanded(path))  # "~/g.pt" made a folder named ~ here (no shell expands a Python caller's ~)
     if path.is_dir():
         raise CycleGANError(f"{path} is a folder; give a file name, e.g. {path / 'generator.pt'}")
     # overwrite=True in a fine-tuning loop would end the run's resumability

@@ -28,6 +28,8 @@ from . import zoo
 from .clipio import VIDEO_FORMATS, find_clips, is_clip_file, print_warning, unread_video
 from .data.io import (
     MAX_PIXELS,
+    alpha_of,
+    as_rgb,
     find_images,
     glob_files,
     long_side_shape,
@@ -56,7 +58,15 @@ from .files import (
     remove_stale_temporaries_of,
     unique_stems,
 )
-from .inference import check_size, frames_left_out_of, is_out_of_memory, still_frames, translate_batch, uncompiled
+from .inference import (
+    check_size,
+    frames_left_out_of,
+    is_out_of_memory,
+    on_white_warning,
+    still_frames,
+    translate_batch,
+    uncompiled,
+)
 from .loading import checkpoint_file, load_generator, warn_direction_unused
 from .models.unet import UnetGenerator
 from .options import option_name
@@ -175,14 +185,16 @@ def _batches(
     batch_pixels: float = math.inf,
     least: int = 0,
     frames: dict[Path, int] | None = None,
+    on_white: list[Path] | None = None,
 ) -> Iterator[list]:
     """Yield lists of (path, image (3, H, W) uint8) whose tensors share one shape, reading files lazily in order of
     size so equal shapes are neighbours, at most `batch_size` of them and, past the first, `batch_pixels`
     pixels in all (large images one at a time). Unreadable files, and files over the decode cap
     `max_pixels`, are reported in `errors` and skipped; a file whose short side `size` takes under `least`
     px (the generator's smallest) is named in a warning and translated. `frames` gets each image read's frame
-    (page) count."""
+    (page) count; `on_white` each image whose transparency was put on white."""
     frames = {} if frames is None else frames
+    on_white = [] if on_white is None else on_white
 
     def shape_of(p: Path) -> tuple[int, int]:
         try:
@@ -197,10 +209,13 @@ def _batches(
     batch: list = []
     for p in sorted(files, key=shape_of):
         try:
-            im = read_image(p, max_pixels=max_pixels)
+            im = read_image(p, max_pixels=max_pixels, keep_mode=True)
         except CycleGANError as e:
             errors.append(str(e))
             continue
+        if alpha_of(im) is not None:  # the generators take RGB: said once after the images (`on_white_warning`)
+            on_white.append(p)
+        im = as_rgb(im)
         frames[p] = still_frames(p)  # the pages left out: said in one line after the images (`frames_left_out_of`)
         if size:
             h, w = long_side_shape(im.height, im.width, size)
@@ -493,6 +508,7 @@ def translate_plan(
         batch_pixels=batch_pixels,
         least=least_size(uncompiled(net)),
         frames=(frames := {}),
+        on_white=(on_white := []),
     )
     with progress_bar(
         total=len(plan.files) - len(clips),
@@ -522,6 +538,8 @@ def translate_plan(
             bar.update(len(batch))
         bar.update(bar.total - bar.n)
     if warning := frames_left_out_of(frames):  # said, not silently dropped; once for a folder of scans
+        print_warning(warning)
+    if warning := on_white_warning(on_white):  # once, not a line an image
         print_warning(warning)
     if clips:
         from .video import translate_clips  # on use

@@ -24,7 +24,7 @@ from .clipio import ANIMATED_IMAGES, check_clip_output, print_warning, probe, sh
 from .data.io import MAX_PIXELS, long_side_shape, megapixels, size_keeping
 from .errors import CycleGANError, check_flag, counted, escape
 from .execution import REFERENCE, Execution
-from .files import IMAGE_EXTENSIONS, check_outputs, claim_file, output_claimed
+from .files import IMAGE_EXTENSIONS, check_outputs, claim_file, home_expanded, output_claimed
 from .inference import (
     TILING_KEYWORDS,
     as_int,
@@ -325,7 +325,7 @@ def translate_video(
     for name, path in (("src", src), ("dst", dst)):
         if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
             raise CycleGANError(f"{name}: expected a file's path (str or pathlib.Path), got {type(path).__name__}")
-    src, dst = Path(src).expanduser(), Path(dst).expanduser()  # a Python caller's ~ (no shell expands it)
+    src, dst = Path(home_expanded(src)), Path(home_expanded(dst))  # a Python caller's ~ (no shell expands it)
     if src.is_dir():  # it said "clip not found" of a folder that is there
         raise CycleGANError(f"{src} is a folder: give a clip file (`cyclegan translate` takes folders of clips)")
     if not src.is_file():

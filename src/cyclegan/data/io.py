@@ -132,6 +132,18 @@ def as_rgb(im: Image.Image) -> Image.Image:
     return to_rgb(im) if im.mode != "RGB" or "transparency" in im.info else im
 
 
+def alpha_of(im: Image.Image) -> Image.Image | None:
+    """The transparency of a PIL image as mode L (an alpha channel, a palette's transparent entry, a PNG's colour
+    key: what `to_rgb` composites on white), or None where every pixel is opaque."""
+    if is_deep_grey(im) or not (im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info):
+        return None  # a 16-bit or float grey image's colour key: `to_rgb` takes its values alone too
+    if im.mode in ("RGBA", "LA", "PA"):
+        alpha = im.getchannel("A")  # no RGBA copy of a photo-sized image
+    else:  # premultiplied, or a palette's or colour key's transparency
+        alpha = (im.convert("LA") if im.mode == "La" else im).convert("RGBA").getchannel("A")
+    return None if alpha.getextrema() == (255, 255) else alpha
+
+
 @functools.cache
 def _srgb() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))

@@ -27,10 +27,10 @@ from tqdm import tqdm
 from ..data.io import (
     CAP_OPTION,
     MAX_PIXELS,
+    alpha_of,
     as_read,
     as_rgb,
     frame_count,
-    is_deep_grey,
     long_side_shape,
     read_image,
     resize_long_side,
@@ -165,18 +165,6 @@ def too_thin(
         f"{what} is {w}x{h} px, {sw}x{sh} px at {flag} {size}: too thin to {verb} ({under}); give {flag} {need} or "
         "more, or crop it to a less thin shape"
     )
-
-
-def alpha_of(im: Image.Image) -> Image.Image | None:
-    """The transparency of a PIL image as mode L (an alpha channel, a palette's transparent entry, a PNG's colour
-    key: what `to_rgb` composites on white), or None where every pixel is opaque."""
-    if is_deep_grey(im) or not (im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info):
-        return None  # a 16-bit or float grey image's colour key: `to_rgb` takes its values alone too
-    if im.mode in ("RGBA", "LA", "PA"):
-        alpha = im.getchannel("A")  # no RGBA copy of a photo-sized image
-    else:  # premultiplied, or a palette's or colour key's transparency
-        alpha = (im.convert("LA") if im.mode == "La" else im).convert("RGBA").getchannel("A")
-    return None if alpha.getextrema() == (255, 255) else alpha
 
 
 def to_pil_01(x: torch.Tensor) -> Image.Image:

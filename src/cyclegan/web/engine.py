@@ -584,8 +584,7 @@ class Engine:
     def image_on_white(self, path: str | Path):
         """An upload as `image` gives it (RGB, transparency composited on white, as every command reads it), and
         whether it had transparency: a tab whose networks take RGB says so, where a cut-out lost it silently."""
-        from ..data.io import as_rgb  # on first use (torch)
-        from ..style.gatys import alpha_of
+        from ..data.io import alpha_of, as_rgb  # on first use (torch)
 
         im = self.image(path, keep_mode=True)
         return as_rgb(im), alpha_of(im) is not None
