@@ -282,13 +282,13 @@ VARIANTS.update(
         # is no summer house) and the CUT code's anti-aliased downsampling (a blur before each stride-2 conv)
         "demo6+ndf48+fp32": {**DEMO6, "ndf": 48, "precision": "fp32"},
         "demo6+downaa+fp32": {**DEMO6, "downsample": "antialias", "precision": "fp32"},
-        # no instance norm in the generators: each image's mean colour kept, so the blue-grey wall is not read relative
-        # to a snowy scene's statistics (it is nearly the winter sky's colour)
-        "demo6+norm-none+fp32": {**DEMO6, "norm": "none", "precision": "fp32"},
         # the first half or two thirds of the steps at half size (32 px: a step about 0.4 of a 64 px one), the wall's
         # colour learnt on many more cheap steps before the house's shape at full size
         "demo6+half50+fp32": {**DEMO6, "half_size_fraction": 0.5, "precision": "fp32"},
         "demo6+half67+fp32": {**DEMO6, "half_size_fraction": 0.67, "precision": "fp32"},
+        # no instance norm in the generators: each image's mean colour kept, so the blue-grey wall is not read relative
+        # to a snowy scene's statistics (it is nearly the winter sky's colour)
+        "demo6+norm-none+fp32": {**DEMO6, "norm": "none", "precision": "fp32"},
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
