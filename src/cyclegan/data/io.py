@@ -464,10 +464,14 @@ def read_image(
 
 def unopened(path: Path) -> str | None:
     """Why `path` does not open as an image of the formats read here, in `read_image`'s words ("not a JPEG, ...
-    image", "a HEIC image, a format not read here"); None when its header opens. Only the header is read."""
+    image", "a HEIC image, a format not read here"); None when its header opens. Only the header is read. A header
+    over Pillow's own cap (179 MP) opens too: its size is the decode cap's to name (`read_image`), which a larger
+    `--max-pixels` lifts; it was refused as nothing to translate in Pillow's words, whatever the cap."""
     try:
         with open_image(path):
             return None
+    except Image.DecompressionBombError:
+        return None
     except Exception as e:  # noqa: BLE001 - a damaged header fails in many ways; `read_image` names them alike
         return _reason(e, path)
 
