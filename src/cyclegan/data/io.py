@@ -512,6 +512,12 @@ def unread_format(path: Path) -> str | None:
     return next((UNREAD_BRANDS[b] for b in ftyp_brands(head) if b in UNREAD_BRANDS), None)
 
 
+def not_read_here(fmt: str) -> str:
+    """What an image of a format not read here (`unread_format`) is, and what to do: "an AVIF image, a format not
+    read here: convert it to JPEG or PNG" (AVIF as it is said, "ay-vif": "a AVIF image" before)."""
+    return f"{'an' if fmt == 'AVIF' else 'a'} {fmt} image, a format not read here: convert it to JPEG or PNG"
+
+
 def ftyp_brand(path: Path) -> bytes:
     """The brand of the ISO media `ftyp` box a file opens with (b"heic", b"M4A ", b"isom"), else b"" (or unreadable)."""
     try:
@@ -578,7 +584,7 @@ def _reason(e: BaseException, path: Path | None = None) -> str:
     format (it was "too damaged to recognise")."""
     if isinstance(e, UnidentifiedImageError):
         if path is not None and (fmt := unread_format(path)):
-            return f"a {fmt} image, a format not read here: convert it to JPEG or PNG"
+            return not_read_here(fmt)
         if path is not None and (video := video_not_image(path)):
             return video
         if path is not None and (sound := sound_kind(path)):
