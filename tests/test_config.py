@@ -1108,6 +1108,23 @@ def test_a_usage_error_is_one_line_as_every_other_error(argv, said, capsys):
     assert e.value.code == 2 and err.startswith(said) and err.count("\n") == 1
 
 
+def test_a_file_whose_name_starts_with_a_dash_is_named_as_a_file_taken_for_an_option(tmp_path, monkeypatch, capsys):
+    """`translate ... -scan.png` (a scanner's or a script's name) said "the following arguments are required: INPUT",
+    and beside another input "unrecognized arguments: -scan.png", not a word of the file or of how to give it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-scan.png").write_bytes(b"")
+    for inputs in (["-scan.png"], ["a.png", "-scan.png"]):
+        with pytest.raises(SystemExit) as e:
+            main(["translate", "--checkpoint", "c.pt", "--out", "out", *inputs])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and err.startswith(
+            "error: -scan.png is a file, read as an option: give it as ./-scan.png, or put -- before it"
+        ), err
+    with pytest.raises(SystemExit):  # an unknown option that names no file is refused as before
+        main(["translate", "--checkpoint", "c.pt", "--out", "out", "a.png", "-x.png"])
+    assert capsys.readouterr().err.startswith("error: unrecognized arguments: -x.png")
+
+
 def test_a_config_files_relative_folder_not_here_is_named_in_both_places(tmp_path, capsys, monkeypatch):
     """`train --config proj/c.json` from another folder said "data/h2z does not exist (... read from the current
     folder)" and nothing of the file's own folder, where the dataset was: relative paths stay read from the current
