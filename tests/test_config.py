@@ -1084,6 +1084,15 @@ def test_an_int_flag_refuses_what_is_not_a_whole_number(text, capsys):
         (["train", "--model", "nope"], "error: option '--model': invalid choice: 'nope' (choose from"),
         # a misspelt choice listed them all with no "did you mean", where a misspelt flag or command names the nearest
         (["train", "--preset", "fsat"], "error: option '--preset': invalid choice: 'fsat'; did you mean 'fast'? (choo"),
+        # a choice in another case (`--direction atob`, `--ext JPG`) named none
+        (
+            ["translate", "--direction", "atob"],
+            "error: option '--direction': invalid choice: 'atob'; did you mean 'AtoB'?",
+        ),
+        (
+            ["translate", "--ext", "JPG"],
+            "error: option '--ext': invalid choice: 'JPG'; did you mean 'jpg'? (choose from",
+        ),
         (["translate"], "error: the following arguments are required: INPUT, --checkpoint, --out (see cyclegan transl"),
         (["frobnicate"], "error: no command 'frobnicate' (choose from 'train'"),
         (["datasets"], "error: the following arguments are required: ACTION (see cyclegan datasets --help)"),

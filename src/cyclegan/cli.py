@@ -295,7 +295,7 @@ def _misspelt_command(argv: Sequence[str], commands) -> str | None:
             prog, names, words = f"cyclegan {words[0]}", commands[words[0]], words[1:]
         else:
             return None
-    close = nearest(words[0].lower(), names)  # the commands are lower case: `cyclegan TRAIN` named none
+    close = nearest(words[0], names)
     return f"no command '{words[0]}' in {prog}: did you mean '{close}'? (see {prog} --help)" if close else None
 
 
