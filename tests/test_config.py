@@ -1129,6 +1129,10 @@ def test_a_file_whose_name_starts_with_a_dash_is_named_as_a_file_taken_for_an_op
         assert e.value.code == 2 and err.startswith(
             "error: -scan.png is a file, read as an option: give it as ./-scan.png, or put -- before it"
         ), err
+    (tmp_path / "-photos").mkdir()  # a folder so named: said to be one
+    with pytest.raises(SystemExit):
+        main(["translate", "--checkpoint", "c.pt", "--out", "out", "-photos"])
+    assert capsys.readouterr().err.startswith("error: -photos is a folder, read as an option: give it as ./-photos")
     with pytest.raises(SystemExit):  # an unknown option that names no file is refused as before
         main(["translate", "--checkpoint", "c.pt", "--out", "out", "a.png", "-x.png"])
     assert capsys.readouterr().err.startswith("error: unrecognized arguments: -x.png")

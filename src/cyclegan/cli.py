@@ -215,7 +215,8 @@ def _refuse_unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) 
     # a file whose name starts with a dash (`-scan.png`): argparse took it for an option and said "required: INPUT"
     # or "unrecognized arguments: -scan.png", not a word of the file
     if p is not parser and (dashed := next((w for w in typed if _dashed_file(w, known)), None)):
-        p.error(f"{dashed} is a file, read as an option: give it as ./{dashed}, or put -- before it")
+        kind = "folder" if os.path.isdir(dashed) else "file"
+        p.error(f"{dashed} is a {kind}, read as an option: give it as ./{dashed}, or put -- before it")
     unknown = [w for w in typed if w.startswith("--") and w.split("=", 1)[0] not in known]
     if unknown and p is not parser:
         _unrecognized(p, unknown)
