@@ -36,7 +36,7 @@ from .translate_options import (
     DEFAULT_OVERLAP,
     DEFAULT_THUMBNAIL,
     MIN_TILE,
-    THUMBNAIL_SHORT,
+    THUMBNAIL_ASPECT,
     TilingOptions,
 )
 
@@ -196,7 +196,7 @@ def plan_tiles(
     (rounded up to the network's multiple) when the image is larger than one; None: whole if its
     activations fit `max_memory_gb`, else the largest tiles that fit (refused, naming --max-memory, when
     those would be smaller than MIN_TILE). The thumbnail is made no larger than the budget allows either; below
-    that, a thin image's (a strip panorama's) keeps THUMBNAIL_SHORT px on its short side, or all it has."""
+    that, a thin image's (a strip panorama's) keeps 1 / THUMBNAIL_ASPECT of its long side across, or all it has."""
     m = size_multiple(net)
     budget = max_memory_gb * 1e9
     per_pixel = activation_bytes(net, 1, 1)
@@ -215,7 +215,8 @@ def plan_tiles(
     if thumbnail:
         long, short = max(height, width), min(height, width)
         fits = int(math.sqrt(budget / per_pixel * long / short))  # long side that fits
-        keeps = -(-long * min(short, THUMBNAIL_SHORT) // short)  # long side at which a thin image keeps its rows
+        across = min(short, thumbnail // THUMBNAIL_ASPECT)  # the rows a thin image's thumbnail keeps
+        keeps = -(-long * across // short)  # the long side at which it keeps them
         thumbnail = max(2 * m, min(max(thumbnail, keeps), fits))
     return TilePlan(tile, overlap, thumbnail)
 
