@@ -1084,6 +1084,15 @@ def test_an_int_flag_refuses_what_is_not_a_whole_number(text, capsys):
         (["train", "--model", "nope"], "error: option '--model': invalid choice: 'nope' (choose from"),
         # a misspelt choice listed them all with no "did you mean", where a misspelt flag or command names the nearest
         (["train", "--preset", "fsat"], "error: option '--preset': invalid choice: 'fsat'; did you mean 'fast'? (choo"),
+        # a choice in another case (`--direction atob`, `--ext JPG`) named none
+        (
+            ["translate", "--direction", "atob"],
+            "error: option '--direction': invalid choice: 'atob'; did you mean 'AtoB'?",
+        ),
+        (
+            ["translate", "--ext", "JPG"],
+            "error: option '--ext': invalid choice: 'JPG'; did you mean 'jpg'? (choose from",
+        ),
         (["translate"], "error: the following arguments are required: INPUT, --checkpoint, --out (see cyclegan transl"),
         (["frobnicate"], "error: no command 'frobnicate' (choose from 'train'"),
         (["datasets"], "error: the following arguments are required: ACTION (see cyclegan datasets --help)"),
@@ -1106,6 +1115,27 @@ def test_a_usage_error_is_one_line_as_every_other_error(argv, said, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith(said) and err.count("\n") == 1
+
+
+def test_a_file_whose_name_starts_with_a_dash_is_named_as_a_file_taken_for_an_option(tmp_path, monkeypatch, capsys):
+    """`translate ... -scan.png` (a scanner's or a script's name) said "the following arguments are required: INPUT",
+    and beside another input "unrecognized arguments: -scan.png", not a word of the file or of how to give it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-scan.png").write_bytes(b"")
+    for inputs in (["-scan.png"], ["a.png", "-scan.png"]):
+        with pytest.raises(SystemExit) as e:
+            main(["translate", "--checkpoint", "c.pt", "--out", "out", *inputs])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and err.startswith(
+            "error: -scan.png is a file, read as an option: give it as ./-scan.png, or put -- before it"
+        ), err
+    (tmp_path / "-photos").mkdir()  # a folder so named: said to be one
+    with pytest.raises(SystemExit):
+        main(["translate", "--checkpoint", "c.pt", "--out", "out", "-photos"])
+    assert capsys.readouterr().err.startswith("error: -photos is a folder, read as an option: give it as ./-photos")
+    with pytest.raises(SystemExit):  # an unknown option that names no file is refused as before
+        main(["translate", "--checkpoint", "c.pt", "--out", "out", "a.png", "-x.png"])
+    assert capsys.readouterr().err.startswith("error: unrecognized arguments: -x.png")
 
 
 def test_a_config_files_relative_folder_not_here_is_named_in_both_places(tmp_path, capsys, monkeypatch):

@@ -335,14 +335,15 @@ def test_jfif_and_jpe_files_are_read_as_the_jpegs_they_are(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("brand", "fmt"), [(b"heic", "HEIC"), (b"mif1", "HEIC"), (b"avif", "AVIF"), (b"crx ", "Canon CR3 raw")]
+    ("brand", "article", "fmt"),
+    [(b"heic", "a", "HEIC"), (b"mif1", "a", "HEIC"), (b"avif", "an", "AVIF"), (b"crx ", "a", "Canon CR3 raw")],
 )
-def test_a_heic_or_avif_photo_is_refused_naming_its_format(tmp_path, brand, fmt):
+def test_a_heic_or_avif_photo_is_refused_naming_its_format(tmp_path, brand, article, fmt):
     """An iPhone's HEIC photo was "not a JPEG, PNG, ... image, or one too damaged to recognise"; a Canon CR3 raw
     photo (an `ftyp` box as an MP4's) "an MP4 video, not an image; rename it IMG_0001.mp4"."""
     p = tmp_path / "IMG_0001.HEIC"
     p.write_bytes(b"\0\0\0\x18ftyp" + brand + b"\0\0\0\0mif1heic" + bytes(100))
-    expected = f"^cannot read image {p}: a {fmt} image, a format not read here: convert it to JPEG or PNG"
+    expected = f"^cannot read image {p}: {article} {fmt} image, a format not read here: convert it to JPEG or PNG"
     for err in (lambda: read_image(p), lambda: check_images([p], skip_bad=False, desc="x")):
         with pytest.raises(CycleGANError, match=expected):
             err()

@@ -65,6 +65,24 @@ def test_tiles_with_thumbnail_statistics_match_the_whole_image():
     assert err < 0.02 and err * 8 < err_naive, (err, err_naive)
 
 
+def test_a_strip_panoramas_thumbnail_keeps_its_rows_so_its_tiles_match_the_whole_image():
+    """A thumbnail of long side 1024 made a 20000 x 20 panorama's 1024 x 1: its statistics were the padding's, and
+    the tiles came out about 100 grey levels off the whole image (here 16 x 3000 went to 1024 x 5: 0.24 off in
+    [-1, 1], ten times the tiles' own error). A thin image's thumbnail keeps a quarter of --thumbnail across (256
+    px), or all it has, within the memory budget; a photo's, and one no thinner than 4:1, is left as it was."""
+    net, x = generator(), photo(16, 3000)
+    with torch.no_grad():
+        whole = net(x)
+    tiled = translate_batch(net, x, tiling=TilingOptions(tile=64, tile_overlap=24))
+    assert (tiled - whole).abs().mean() < 0.05
+    assert plan_tiles(net, 3000, 4000, tile=256).thumbnail == 1024  # a 12 MP photo's: 1024 x 768, as before
+    assert plan_tiles(net, 300, 8000, tile=256).thumbnail == 6827  # 256 of a strip's 300 rows kept
+    assert plan_tiles(net, 64, 96, tile=32, overlap=8, thumbnail=48).thumbnail == 48  # not thin: as asked
+    budget = tiling.activation_bytes(net, 64, 64) / 1e9  # a budget of 64 x 64 px holds the thumbnail too
+    thumbnail = plan_tiles(net, 16, 3000, tile=64, overlap=24, max_memory_gb=budget).thumbnail
+    assert thumbnail < 3000 and thumbnail * thumbnail * 16 / 3000 <= 64 * 64
+
+
 def test_a_uint8_images_thumbnail_crosses_to_the_device_as_bytes(monkeypatch):
     """The thumbnail whose statistics the tiles share is made on the generator's device from uint8 strips (float32
     on the CPU first was 4x the bytes over a GPU's PCIe link); the tiles cross as bytes too."""

@@ -663,6 +663,30 @@ def test_inputs_none_of_which_opens_are_refused_before_the_model_loads_and_the_f
     assert [p.name for p in out.iterdir()] == ["a.png"]
 
 
+def test_an_input_over_pillows_own_cap_is_named_over_the_decode_cap_not_as_nothing_to_translate(tiny, tmp_path, capsys):
+    """A photo declaring over 179 MP (Pillow's own cap), given alone, was "nothing to translate: big.png: Image size
+    (400000000 pixels) exceeds limit of 178956970 pixels, could be decompression bomb DOS attack.; give existing
+    images", exit 2, with or without a larger --max-pixels; given with another image it was named over the decode
+    cap. Now it is named so alone too, the option that reads it said, and the exit status is 1 as for any bad image."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    big = tmp_path / "big.png"  # the header of a 20000 x 20000 greyscale PNG: 400 MP, a few bytes
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0))
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(bytes(9))) + chunk(b"IEND", b""))
+    assert translate_cli(tiny, tmp_path / "out", big) == 1
+    err = capsys.readouterr().err
+    assert "nothing to translate" not in err and "decompression bomb" not in err, err
+    assert (
+        f"error: cannot read image {big}: it declares 400 MP (400000000 pixels), over the decode cap of 100000000"
+        in err
+    )
+    assert "give a larger --max-pixels to read it" in err
+
+
 def test_skip_existing_with_everything_done_loads_no_generator(tiny, tmp_path, monkeypatch, capsys):
     """Every output there: the generator was still loaded (a pretrained one downloaded) and compiled, for nothing."""
     import cyclegan.translation

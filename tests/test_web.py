@@ -488,15 +488,15 @@ def test_upload_checks_name_the_file_in_one_line(tmp_path):
         assert says in str(e.value) and "\n" not in str(e.value) and str(tmp_path) not in str(e.value)
 
 
-@pytest.mark.parametrize(("brand", "fmt"), [(b"heic", "HEIC"), (b"avif", "AVIF")])
-def test_an_uploaded_heic_or_avif_photo_is_named_with_what_to_do(tmp_path, brand, fmt):
+@pytest.mark.parametrize(("brand", "named"), [(b"heic", "a HEIC"), (b"avif", "an AVIF")])
+def test_an_uploaded_heic_or_avif_photo_is_named_with_what_to_do(tmp_path, brand, named):
     """A phone's HEIC photo uploaded to the page was "not an image (JPEG, PNG, ...)", while the CLI names the
     format and says to convert it: the page now says the same."""
     p = tmp_path / "IMG_0001.HEIC"
     p.write_bytes(b"\0\0\0\x18ftyp" + brand + b"\0\0\0\0mif1heic" + bytes(100))
     with pytest.raises(CycleGANError) as e:
         check_upload(p, max_bytes=10_000, max_pixels=64 * 64)
-    assert str(e.value) == f"IMG_0001.HEIC is a {fmt} image, a format not read here: convert it to JPEG or PNG"
+    assert str(e.value) == f"IMG_0001.HEIC is {named} image, a format not read here: convert it to JPEG or PNG"
 
 
 def test_an_uploaded_video_named_as_an_image_is_named_as_a_video(engine, tmp_path):

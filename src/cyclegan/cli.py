@@ -212,6 +212,11 @@ def _refuse_unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) 
     typed = list(argv[: argv.index("--")] if "--" in argv else argv)
     if "-h" in typed or "--help" in typed:  # help asked for: argparse shows it, whatever else the line holds
         return
+    # a file whose name starts with a dash (`-scan.png`): argparse took it for an option and said "required: INPUT"
+    # or "unrecognized arguments: -scan.png", not a word of the file
+    if p is not parser and (dashed := next((w for w in typed if _dashed_file(w, known)), None)):
+        kind = "folder" if os.path.isdir(dashed) else "file"
+        p.error(f"{dashed} is a {kind}, read as an option: give it as ./{dashed}, or put -- before it")
     unknown = [w for w in typed if w.startswith("--") and w.split("=", 1)[0] not in known]
     if unknown and p is not parser:
         _unrecognized(p, unknown)
@@ -229,6 +234,12 @@ def _refuse_unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) 
         parser.error(
             f"{flag} is given before the command {full}: options go after it, as in cyclegan {full} ... {flag}"
         )
+
+
+def _dashed_file(word: str, known: set[str]) -> bool:
+    """Whether a command-line word read as an option (it starts with a dash) is none of the command's, but a file or
+    folder there (`-scan.png`; "-" alone is standard input, and a negative number stays a value)."""
+    return word.startswith("-") and word != "-" and word.split("=", 1)[0] not in known and os.path.lexists(word)
 
 
 def _intermixed(args: argparse.Namespace, unknown: list[str]) -> list[str]:
@@ -285,7 +296,7 @@ def _misspelt_command(argv: Sequence[str], commands) -> str | None:
             prog, names, words = f"cyclegan {words[0]}", commands[words[0]], words[1:]
         else:
             return None
-    close = nearest(words[0].lower(), names)  # the commands are lower case: `cyclegan TRAIN` named none
+    close = nearest(words[0], names)
     return f"no command '{words[0]}' in {prog}: did you mean '{close}'? (see {prog} --help)" if close else None
 
 

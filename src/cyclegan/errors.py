@@ -35,9 +35,11 @@ def replace_unsafe(text: str, by: str = "_") -> str:
 
 
 def nearest(name: str, names: Iterable[str]) -> str | None:
-    """The known name closest to a misspelt `name` (difflib's ratio, at least 0.6), or None."""
-    close = difflib.get_close_matches(name, list(names), n=1)
-    return close[0] if close else None
+    """The known name closest to a misspelt `name` (difflib's ratio, at least 0.6), or None. Case aside: `--direction
+    atob` and `--ext JPG` were refused with no "did you mean" ('atob' is 0.5 like 'AtoB' by difflib), as `TRAIN` was."""
+    spelt = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(name.lower(), list(spelt), n=1)
+    return spelt[close[0]] if close else None
 
 
 def install_extra(extra: str) -> str:

@@ -31,7 +31,14 @@ from torch import nn
 
 from .errors import CycleGANError
 from .progress import progress_bar
-from .translate_options import DEFAULT_MAX_MEMORY_GB, DEFAULT_OVERLAP, DEFAULT_THUMBNAIL, MIN_TILE, TilingOptions
+from .translate_options import (
+    DEFAULT_MAX_MEMORY_GB,
+    DEFAULT_OVERLAP,
+    DEFAULT_THUMBNAIL,
+    MIN_TILE,
+    THUMBNAIL_ASPECT,
+    TilingOptions,
+)
 
 # Each tile's outer quarter of an overlap is left out and the middle half blended: on small random
 # InstanceNorm ResNets this halved the difference from the whole image against a ramp over all of it.
@@ -188,7 +195,8 @@ def plan_tiles(
     """Whole image or tiles for an image of `height` x `width`. `tile` 0: whole, always; N: tiles of N px
     (rounded up to the network's multiple) when the image is larger than one; None: whole if its
     activations fit `max_memory_gb`, else the largest tiles that fit (refused, naming --max-memory, when
-    those would be smaller than MIN_TILE). The thumbnail is made no larger than the budget allows either."""
+    those would be smaller than MIN_TILE). The thumbnail is made no larger than the budget allows either; below
+    that, a thin image's (a strip panorama's) keeps 1 / THUMBNAIL_ASPECT of its long side across, or all it has."""
     m = size_multiple(net)
     budget = max_memory_gb * 1e9
     per_pixel = activation_bytes(net, 1, 1)
@@ -205,8 +213,11 @@ def plan_tiles(
     if 2 * overlap >= tile:
         raise CycleGANError(f"option '--tile-overlap' {overlap} must be less than half the tile size ({tile} px)")
     if thumbnail:
-        fits = int(math.sqrt(budget / per_pixel * max(height, width) / min(height, width)))  # long side that fits
-        thumbnail = max(2 * m, min(thumbnail, fits))
+        long, short = max(height, width), min(height, width)
+        fits = int(math.sqrt(budget / per_pixel * long / short))  # long side that fits
+        across = min(short, thumbnail // THUMBNAIL_ASPECT)  # the rows a thin image's thumbnail keeps
+        keeps = -(-long * across // short)  # the long side at which it keeps them
+        thumbnail = max(2 * m, min(max(thumbnail, keeps), fits))
     return TilePlan(tile, overlap, thumbnail)
 
 

@@ -30,6 +30,10 @@ DEFAULT_MAX_MEMORY_GB = 1.25
 MAX_MEMORY_GB = 1e6  # far over any machine: --max-memory 1e308 overflowed the tile's side (an OverflowError traceback)
 DEFAULT_OVERLAP = 64  # pixels shared by neighbouring tiles (the paper generator's context fades over ~80 px)
 DEFAULT_THUMBNAIL = 1024  # long side of the thumbnail whose InstanceNorm statistics the tiles share
+# The thinnest a thumbnail is made, long side to short: a thin image's keeps a quarter of --thumbnail across (256 px by
+# default), or all it has, within --max-memory. A long side of 1024 made a 20000 x 20 strip's thumbnail 1024 x 1, whose
+# statistics were its padding's: the tiles came out 100 grey levels off the whole image (a photo's is not touched).
+THUMBNAIL_ASPECT = 4
 # The smallest tile worth translating: a 32 px tile (overlap at most 8 px for automatic tiles) is already a
 # quarter border on each side; below it a tile shows mostly its own edges (8 px tiles left the whole image 31
 # grey levels off). A budget, --tile or --thumbnail that would go below it is refused, naming the option.
@@ -79,8 +83,8 @@ class TilingOptions(Options):
     max_memory: float = max_memory_option()
     thumbnail: int = opt(
         DEFAULT_THUMBNAIL,
-        "long side (px) of the thumbnail whose InstanceNorm statistics every tile uses (0: each "
-        "tile its own statistics, which leaves seams); at least 32",
+        "long side (px) of the thumbnail whose InstanceNorm statistics every tile uses (a thin image's keeps a quarter "
+        "of it across, or all it has; 0: each tile its own statistics, which leaves seams); at least 32",
         ge=0,
     )
 

@@ -476,10 +476,14 @@ def read_image(
 
 def unopened(path: Path) -> str | None:
     """Why `path` does not open as an image of the formats read here, in `read_image`'s words ("not a JPEG, ...
-    image", "a HEIC image, a format not read here"); None when its header opens. Only the header is read."""
+    image", "a HEIC image, a format not read here"); None when its header opens. Only the header is read. A header
+    over Pillow's own cap (179 MP) opens too: its size is the decode cap's to name (`read_image`), which a larger
+    `--max-pixels` lifts; it was refused as nothing to translate in Pillow's words, whatever the cap."""
     try:
         with open_image(path):
             return None
+    except Image.DecompressionBombError:
+        return None
     except Exception as e:  # noqa: BLE001 - a damaged header fails in many ways; `read_image` names them alike
         return _reason(e, path)
 
@@ -518,6 +522,12 @@ def unread_format(path: Path) -> str | None:
     except OSError:
         return None
     return next((UNREAD_BRANDS[b] for b in ftyp_brands(head) if b in UNREAD_BRANDS), None)
+
+
+def not_read_here(fmt: str) -> str:
+    """What an image of a format not read here (`unread_format`) is, and what to do: "an AVIF image, a format not
+    read here: convert it to JPEG or PNG" (AVIF as it is said, "ay-vif": "a AVIF image" before)."""
+    return f"{'an' if fmt == 'AVIF' else 'a'} {fmt} image, a format not read here: convert it to JPEG or PNG"
 
 
 def ftyp_brand(path: Path) -> bytes:
@@ -586,7 +596,7 @@ def _reason(e: BaseException, path: Path | None = None) -> str:
     format (it was "too damaged to recognise")."""
     if isinstance(e, UnidentifiedImageError):
         if path is not None and (fmt := unread_format(path)):
-            return f"a {fmt} image, a format not read here: convert it to JPEG or PNG"
+            return not_read_here(fmt)
         if path is not None and (video := video_not_image(path)):
             return video
         if path is not None and (sound := sound_kind(path)):

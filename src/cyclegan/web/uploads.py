@@ -46,7 +46,8 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int, keep_mode
     """The uploaded file as an RGB PIL image (EXIF orientation applied; `keep_mode`: its transparency kept, as
     `data.io.read_image` keeps it), or a CycleGANError saying, in one line, that it is empty, larger than
     `max_bytes`, not an image, over `max_pixels`, or truncated/damaged."""
-    from ..data.io import open_image, read_image, sound_kind, unread_format, video_kind  # torch: on the first upload
+    # torch: on the first upload
+    from ..data.io import not_read_here, open_image, read_image, sound_kind, unread_format, video_kind
 
     name = display_name(path)
     try:
@@ -65,7 +66,7 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int, keep_mode
             w, h = im.size
     except Image.UnidentifiedImageError:
         if fmt := unread_format(Path(path)):  # a phone's HEIC or AVIF photo: named, as the CLI names it
-            raise CycleGANError(f"{name} is a {fmt} image, a format not read here: convert it to JPEG or PNG") from None
+            raise CycleGANError(f"{name} is {not_read_here(fmt)}") from None
         if video := video_kind(Path(path)):  # an MP4 named .png was "not an image (JPEG, ...)", as random bytes
             kind, ext = video
             raise CycleGANError(
