@@ -1001,6 +1001,72 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, capsys, monkeypatc
     assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in err and "Traceback" not in err
 
 
+def _serve_launch_failed(tmp_path, monkeypatch, port: int) -> None:
+    """`cyclegan serve --port PORT` through `cli.main`, with the real page and Gradio's launch in this process
+    (what serve sets in its environment undone after the test), which fails: exit 2."""
+    from cyclegan.cli import main
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    for name in ("GRADIO_ANALYTICS_ENABLED", "GRADIO_SSR_MODE", "GRADIO_MCP_SERVER"):
+        monkeypatch.setenv(name, "False")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    assert main(["serve", "--runs", str(tmp_path), "--port", str(port)]) == 2
+
+
+@pytest.mark.slow
+def test_a_server_slow_to_start_is_said_as_such_not_as_a_port_in_use(tmp_path, capsys, monkeypatch):
+    """Gradio gives its server 5 s to start, then says it cannot find an empty port: on a busy machine
+    `cyclegan serve` said "the port is in use" of a free port. Now the port is checked again and the line says
+    the server was slow to start and to try again. Gradio's clock is made to run fast (no 5 s wait), its server
+    never starting until the test ends."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import itertools
+    import threading
+
+    from gradio import http_server
+
+    ends = threading.Event()
+    monkeypatch.setattr(http_server.Server, "run", lambda self, sockets=None: ends.wait(30))
+    clock = itertools.count(step=0.5)  # Gradio's 5 s pass in ten looks at its clock
+    monkeypatch.setattr(http_server, "time", SimpleNamespace(time=lambda: next(clock), sleep=time.sleep))
+    port = free_port()
+    try:
+        _serve_launch_failed(tmp_path, monkeypatch, port)
+    finally:
+        ends.set()
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: the server on 127.0.0.1:{port} did not start within Gradio's 5 seconds (the port is free: the "
+        "machine is busy); try again\n"
+    )
+
+
+@pytest.mark.slow
+def test_a_port_taken_while_the_page_is_built_is_said_in_use(tmp_path, capsys, monkeypatch):
+    """The port is checked before the page is built; one taken in the seconds that takes (a second server
+    started at once) fails Gradio's launch, which says the same as for a slow start: that one is still said to be
+    in use, in the words of the check before."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import socket
+
+    from cyclegan.web import app as app_module
+
+    port = free_port()
+    build_app = app_module.build_app
+    with socket.socket() as taken:
+
+        def build_then_take(*args):
+            page = build_app(*args)
+            taken.bind(("127.0.0.1", port))
+            taken.listen()
+            return page
+
+        monkeypatch.setattr(app_module, "build_app", build_then_take)
+        _serve_launch_failed(tmp_path, monkeypatch, port)
+    err = capsys.readouterr().err
+    assert err == f"error: cannot listen on 127.0.0.1:{port}: the port is in use; choose another with --port\n"
+
+
 @pytest.mark.slow
 def test_serve_listens_on_an_ipv6_address_written_either_way(tmp_path, run, capsys, monkeypatch):
     """`--host ::1` ended the start in httpx's traceback (Gradio built the URL `http://::1:PORT`); only `[::1]`

@@ -114,12 +114,15 @@ def serve(opts: ServeOptions, *, block: bool = True):
         try:
             with stops:
                 launch(app, opts, block=block)
-        except OSError as e:  # Gradio's words for any failure to bind: a port taken, an address not this machine's
+        except OSError as e:
             if "Cannot find empty port" not in str(e):
                 raise
+            # Gradio's words both for a port taken since `check_listen` and for a server that took over its 5 s
+            # to start (a busy machine), said as "the port is in use" though it was free: the port tells them apart
+            check_listen(opts.host, opts.port)
             raise CycleGANError(
-                f"cannot listen on {opts.host}:{opts.port}: the port is in use, or {opts.host} is not an address "
-                "of this machine; choose another with --port or --host"
+                f"the server on {opts.host}:{opts.port} did not start within Gradio's 5 seconds (the port is "
+                "free: the machine is busy); try again"
             ) from None
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
