@@ -3719,12 +3719,16 @@ sys.exit(main(["serve", "--runs", {str(tmp_path)!r}, "--port", "{port}"]))
     assert not any(temp.iterdir())
 
 
-def _serve_stopped_at(tmp_path, build: str, launch: str) -> tuple[subprocess.CompletedProcess, Path]:
+def _serve_stopped_at(
+    tmp_path, build: str, launch: str, call: str | None = None
+) -> tuple[subprocess.CompletedProcess, Path]:
     """`cyclegan serve` through `cli.main` with the page's two steps stubbed (no gradio needed): `build` and
     `launch` are the bodies of `build_app(opts, files, work)` and `launch(app, opts, block)`, which put a
-    SIGTERM at a chosen moment. Returns the finished process and the TMPDIR its folder was made in."""
+    SIGTERM at a chosen moment. `call`: the script's last lines instead, given RUNS and PORT. Returns the
+    finished process and the TMPDIR its folder was made in."""
     temp = tmp_path / "tmp"
     temp.mkdir()
+    call = call or 'from cyclegan.cli import main\nsys.exit(main(["serve", "--runs", RUNS, "--port", str(PORT)]))'
     script = f"""
 import os, signal, sys, time, types
 sys.modules["gradio"] = types.ModuleType("gradio")
@@ -3734,8 +3738,8 @@ def build_app(opts, files, work):
 def launch(app, opts, block):
 {launch}
 page.build_app, page.launch = build_app, launch
-from cyclegan.cli import main
-sys.exit(main(["serve", "--runs", {str(tmp_path)!r}, "--port", "{free_port()}"]))
+RUNS, PORT = {str(tmp_path)!r}, {free_port()}
+{call}
 """
     env = {**server_env(), "TMPDIR": str(temp)}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
@@ -3750,6 +3754,26 @@ def test_a_sigterm_while_the_page_is_built_stops_the_server_with_its_line(tmp_pa
     build = "    signal.raise_signal(signal.SIGTERM)\n    time.sleep(5)"
     done, temp = _serve_stopped_at(tmp_path, build, "    raise AssertionError('launched')")
     assert (done.returncode, done.stderr) == (143, "terminated: the server stopped\n")
+    assert not any(temp.iterdir())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_serve_called_from_python_takes_a_sigterm_while_the_page_is_built_as_its_stop(tmp_path):
+    """`serve(opts)` from Python (not the command line) turned SIGTERM into its stop only around Gradio's launch:
+    one while gradio imported and the page was built killed the caller's process, its folder of uploads left in
+    the temporary folder. Now `serve` holds it over its whole call: `Terminated` reaches the caller, the folder
+    removed."""
+    build = "    signal.raise_signal(signal.SIGTERM)\n    time.sleep(5)"
+    call = (
+        "from cyclegan.process import Terminated\n"
+        "from cyclegan.web.serve import ServeOptions, serve\n"
+        "try:\n"
+        "    serve(ServeOptions(runs=(RUNS,), port=PORT))\n"
+        "except Terminated as e:\n"
+        "    sys.exit(f'stopped: {e.word}, {e.status}')"
+    )
+    done, temp = _serve_stopped_at(tmp_path, build, "    raise AssertionError('launched')", call)
+    assert (done.returncode, done.stderr) == (1, "stopped: terminated, 143\n")
     assert not any(temp.iterdir())
 
 
