@@ -1001,6 +1001,72 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, capsys, monkeypatc
     assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in err and "Traceback" not in err
 
 
+def _serve_launch_failed(tmp_path, monkeypatch, port: int) -> None:
+    """`cyclegan serve --port PORT` through `cli.main`, with the real page and Gradio's launch in this process
+    (what serve sets in its environment undone after the test), which fails: exit 2."""
+    from cyclegan.cli import main
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    for name in ("GRADIO_ANALYTICS_ENABLED", "GRADIO_SSR_MODE", "GRADIO_MCP_SERVER"):
+        monkeypatch.setenv(name, "False")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    assert main(["serve", "--runs", str(tmp_path), "--port", str(port)]) == 2
+
+
+@pytest.mark.slow
+def test_a_server_slow_to_start_is_said_as_such_not_as_a_port_in_use(tmp_path, capsys, monkeypatch):
+    """Gradio gives its server 5 s to start, then says it cannot find an empty port: on a busy machine
+    `cyclegan serve` said "the port is in use" of a free port. Now the port is checked again and the line says
+    the server was slow to start and to try again. Gradio's clock is made to run fast (no 5 s wait), its server
+    never starting until the test ends."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import itertools
+    import threading
+
+    from gradio import http_server
+
+    ends = threading.Event()
+    monkeypatch.setattr(http_server.Server, "run", lambda self, sockets=None: ends.wait(30))
+    clock = itertools.count(step=0.5)  # Gradio's 5 s pass in ten looks at its clock
+    monkeypatch.setattr(http_server, "time", SimpleNamespace(time=lambda: next(clock), sleep=time.sleep))
+    port = free_port()
+    try:
+        _serve_launch_failed(tmp_path, monkeypatch, port)
+    finally:
+        ends.set()
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: the server on 127.0.0.1:{port} did not start within Gradio's 5 seconds (the port is free: the "
+        "machine is busy); try again\n"
+    )
+
+
+@pytest.mark.slow
+def test_a_port_taken_while_the_page_is_built_is_said_in_use(tmp_path, capsys, monkeypatch):
+    """The port is checked before the page is built; one taken in the seconds that takes (a second server
+    started at once) fails Gradio's launch, which says the same as for a slow start: that one is still said to be
+    in use, in the words of the check before."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import socket
+
+    from cyclegan.web import app as app_module
+
+    port = free_port()
+    build_app = app_module.build_app
+    with socket.socket() as taken:
+
+        def build_then_take(*args):
+            page = build_app(*args)
+            taken.bind(("127.0.0.1", port))
+            taken.listen()
+            return page
+
+        monkeypatch.setattr(app_module, "build_app", build_then_take)
+        _serve_launch_failed(tmp_path, monkeypatch, port)
+    err = capsys.readouterr().err
+    assert err == f"error: cannot listen on 127.0.0.1:{port}: the port is in use; choose another with --port\n"
+
+
 @pytest.mark.slow
 def test_serve_listens_on_an_ipv6_address_written_either_way(tmp_path, run, capsys, monkeypatch):
     """`--host ::1` ended the start in httpx's traceback (Gradio built the URL `http://::1:PORT`); only `[::1]`
@@ -3653,12 +3719,16 @@ sys.exit(main(["serve", "--runs", {str(tmp_path)!r}, "--port", "{port}"]))
     assert not any(temp.iterdir())
 
 
-def _serve_stopped_at(tmp_path, build: str, launch: str) -> tuple[subprocess.CompletedProcess, Path]:
+def _serve_stopped_at(
+    tmp_path, build: str, launch: str, call: str | None = None
+) -> tuple[subprocess.CompletedProcess, Path]:
     """`cyclegan serve` through `cli.main` with the page's two steps stubbed (no gradio needed): `build` and
     `launch` are the bodies of `build_app(opts, files, work)` and `launch(app, opts, block)`, which put a
-    SIGTERM at a chosen moment. Returns the finished process and the TMPDIR its folder was made in."""
+    SIGTERM at a chosen moment. `call`: the script's last lines instead, given RUNS and PORT. Returns the
+    finished process and the TMPDIR its folder was made in."""
     temp = tmp_path / "tmp"
     temp.mkdir()
+    call = call or 'from cyclegan.cli import main\nsys.exit(main(["serve", "--runs", RUNS, "--port", str(PORT)]))'
     script = f"""
 import os, signal, sys, time, types
 sys.modules["gradio"] = types.ModuleType("gradio")
@@ -3668,8 +3738,8 @@ def build_app(opts, files, work):
 def launch(app, opts, block):
 {launch}
 page.build_app, page.launch = build_app, launch
-from cyclegan.cli import main
-sys.exit(main(["serve", "--runs", {str(tmp_path)!r}, "--port", "{free_port()}"]))
+RUNS, PORT = {str(tmp_path)!r}, {free_port()}
+{call}
 """
     env = {**server_env(), "TMPDIR": str(temp)}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
@@ -3684,6 +3754,26 @@ def test_a_sigterm_while_the_page_is_built_stops_the_server_with_its_line(tmp_pa
     build = "    signal.raise_signal(signal.SIGTERM)\n    time.sleep(5)"
     done, temp = _serve_stopped_at(tmp_path, build, "    raise AssertionError('launched')")
     assert (done.returncode, done.stderr) == (143, "terminated: the server stopped\n")
+    assert not any(temp.iterdir())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_serve_called_from_python_takes_a_sigterm_while_the_page_is_built_as_its_stop(tmp_path):
+    """`serve(opts)` from Python (not the command line) turned SIGTERM into its stop only around Gradio's launch:
+    one while gradio imported and the page was built killed the caller's process, its folder of uploads left in
+    the temporary folder. Now `serve` holds it over its whole call: `Terminated` reaches the caller, the folder
+    removed."""
+    build = "    signal.raise_signal(signal.SIGTERM)\n    time.sleep(5)"
+    call = (
+        "from cyclegan.process import Terminated\n"
+        "from cyclegan.web.serve import ServeOptions, serve\n"
+        "try:\n"
+        "    serve(ServeOptions(runs=(RUNS,), port=PORT))\n"
+        "except Terminated as e:\n"
+        "    sys.exit(f'stopped: {e.word}, {e.status}')"
+    )
+    done, temp = _serve_stopped_at(tmp_path, build, "    raise AssertionError('launched')", call)
+    assert (done.returncode, done.stderr) == (1, "stopped: terminated, 143\n")
     assert not any(temp.iterdir())
 
 

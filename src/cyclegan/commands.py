@@ -625,20 +625,14 @@ def run_serve(opts, _: argparse.Namespace) -> int:
 
     from .web import serve  # on use
 
-    status, stopped = 0, False
-    # Over the whole command, not only Gradio's launch: a SIGTERM while gradio imports and the page is built
-    # (seconds) killed the process without a word, its folder left behind.
-    with process.terminate_as_interrupt(hangup=True) as stop:
-        try:
-            serve(opts)  # stopped by Ctrl-C, SIGTERM or a closed terminal's SIGHUP once its folder is removed
-        except BaseException as e:
-            # Once a signal came, whatever leaves is its stop: raised where the main thread was in Gradio's launch
-            # or close, a clean-up there that failed as it unwound carried its own error out, the stop its
-            # context, and `cli.main` said a bare "terminated"
-            if stop.signum is None and not isinstance(e, KeyboardInterrupt):
-                raise
-            status, stopped = stop.status, True
-    if stopped:  # said and exited as the other commands do (it was status 0 and Gradio's line)
+    status = 0
+    try:
+        # stopped by Ctrl-C, SIGTERM or a closed terminal's SIGHUP (taken by `serve` from its start: any error after
+        # one is its stop) once its folder is removed
+        serve(opts)
+    except KeyboardInterrupt as e:  # said and exited as the other commands do (it was status 0 and Gradio's line)
+        stop = e if isinstance(e, process.Terminated) else process.Termination()  # a Ctrl-C
+        status = stop.status
         with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
             print(f"{stop.word}: the server stopped", file=sys.stderr)
     # A visitor's job still running in one of the server's worker threads would be torn down mid-call by the

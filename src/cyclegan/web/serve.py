@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import CycleGANError, install_extra
-from ..process import terminate_as_interrupt
+from ..process import Terminated, Termination, terminate_as_interrupt
 from ..progress import print_warning
 from .options import ServeOptions, bare_host
 from .runs import check_checkpoint_files
@@ -72,8 +72,24 @@ def offline_environment() -> None:
 
 def serve(opts: ServeOptions, *, block: bool = True):
     """Build the page for `opts` and serve it at http://HOST:PORT/ until Ctrl-C, SIGTERM or SIGHUP, which stop the
-    server, remove its folder and go on as KeyboardInterrupt (`process.Terminated` for the two signals) (`block=False`:
-    return the gradio Blocks, running in the background; `.close()` stops it). Models load on first use."""
+    server, remove its folder and go on as KeyboardInterrupt (`process.Terminated` for the two signals, from the
+    call's start, while the page is built too) (`block=False`: return the gradio Blocks, running in the background;
+    `.close()` stops it; the signals are the caller's). Models load on first use."""
+    # Over the whole call, not only Gradio's launch: a SIGTERM while gradio imported and the page was built
+    # (seconds) killed the process without a word, its folder left behind.
+    with terminate_as_interrupt(hangup=True) if block else contextlib.nullcontext(Termination()) as stop:
+        try:
+            return _serve(opts, block=block)
+        except BaseException as e:
+            # Once a signal came, whatever leaves is its stop: raised where the main thread was in Gradio's launch
+            # or close, a clean-up there that failed as it unwound carried its own error out, the stop its context
+            if stop.signum is None or isinstance(e, Terminated):
+                raise
+            raise Terminated(stop.signum) from e
+
+
+def _serve(opts: ServeOptions, *, block: bool) -> object:
+    """`serve`'s body, under its signal handlers."""
     # Checked here rather than by the dataclass, so ServeOptions() can be built and checked field by field.
     if not opts.runs and not opts.checkpoint:
         raise CycleGANError(
@@ -109,17 +125,17 @@ def serve(opts: ServeOptions, *, block: bool = True):
         from .app import build_app, launch  # gradio and the page, after the checks above (a --help stays instant)
 
         app = build_app(opts, files, work)
-        # `kill` and a closed terminal stop the server as Ctrl-C does, cleaning up (`Terminated`, a KeyboardInterrupt)
-        stops = terminate_as_interrupt(hangup=True) if block else contextlib.nullcontext()
         try:
-            with stops:
-                launch(app, opts, block=block)
-        except OSError as e:  # Gradio's words for any failure to bind: a port taken, an address not this machine's
+            launch(app, opts, block=block)
+        except OSError as e:
             if "Cannot find empty port" not in str(e):
                 raise
+            # Gradio's words both for a port taken since `check_listen` and for a server that took over its 5 s
+            # to start (a busy machine), said as "the port is in use" though it was free: the port tells them apart
+            check_listen(opts.host, opts.port)
             raise CycleGANError(
-                f"cannot listen on {opts.host}:{opts.port}: the port is in use, or {opts.host} is not an address "
-                "of this machine; choose another with --port or --host"
+                f"the server on {opts.host}:{opts.port} did not start within Gradio's 5 seconds (the port is "
+                "free: the machine is busy); try again"
             ) from None
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
