@@ -172,6 +172,17 @@ def still_images(items: Sequence[str], flag: str, command: str) -> Stills:
     return Stills(files, found.folders, clips, unread_warnings(found, f"images {command} reads"))
 
 
+def refuse_named_clips(stills: Stills, items: Sequence[str], flag: str) -> None:
+    """Refuse a clip `items` name by itself (not a folder's or a glob's, left out and named): it was asked for by
+    name, and leaving it out skipped what it was given for (a style reference, after minutes of work); a frame of
+    it is the user's to choose. `compare` and `stylize` refuse it the same way, before any work."""
+    if named := [clip for clip in stills.clips if clip in map(Path, items)]:
+        raise CycleGANError(
+            f"option '{flag}': {named[0]} is a video clip, not an image: give a still image (a frame of it saved as "
+            "a PNG) or a folder of images"
+        )
+
+
 EXIF_IN_HEADER = ("JPEG", "MPO", "TIFF", "WEBP")  # formats whose EXIF Pillow reads with the header
 
 
