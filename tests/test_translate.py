@@ -1290,6 +1290,36 @@ def test_a_pil_image_over_max_pixels_is_refused_before_it_is_decoded_as_its_path
     assert translate(G, Image.open(tmp_path / "a.png"), max_pixels=1200).size == (40, 30)
 
 
+@pytest.mark.parametrize(
+    "last, keywords, said",
+    [
+        ("big.png", {"max_pixels": 1000}, r"^cannot read image .*big\.png: it declares 40x30 pixels"),
+        ("big", {"max_pixels": 1000}, r"^images\[1\]: the PIL image is 40x30 pixels .*, over max_pixels 1000"),
+        ("big", {"size": 200, "max_pixels": 25_000}, r"^size 200 would make images\[1\] 200x150 pixels .* over max_p"),
+        ("missing.png", {}, r"^image not found: .*missing\.png"),
+        ("clip.mp4", {}, r"clip\.mp4 is a video clip, not an image: translate it with cyclegan\.translate_video"),
+    ],
+)
+def test_a_list_is_checked_whole_before_any_image_is_translated(tiny, tmp_path, last, keywords, said):
+    """translate(G, [small, big]) translated `small`, then refused `big` (over max_pixels, or at `size`), and the
+    work on `small` was lost with the refusal. Now every input's kind and size is checked from its header first:
+    the refusal comes before the generator runs once."""
+    G = load_generator(tiny, "AtoB")
+    Image.new("RGB", (40, 30), "red").save(tmp_path / "big.png")
+    (tmp_path / "clip.mp4").write_bytes(b"never decoded")
+    inputs = {"big": Image.new("RGB", (40, 30))}
+    calls = []
+    hook = G.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        with pytest.raises(CycleGANError, match=said):
+            translate(G, [Image.new("RGB", (16, 8)), inputs.get(last, tmp_path / last)], **keywords)
+        assert calls == []
+        translate(G, [Image.new("RGB", (16, 8))], **keywords)  # the hook sees a translation
+        assert calls
+    finally:
+        hook.remove()
+
+
 def test_a_closed_or_truncated_pil_image_is_refused_in_one_line_naming_its_file(tiny, tmp_path):
     """`with Image.open(p) as im: ...` left before translate(G, im) was Pillow's bare AssertionError, and a
     truncated file opened by the caller an OSError from its pixels (a user's probe)."""

@@ -32,6 +32,7 @@ from .data.io import (
     as_rgb,
     find_images,
     glob_files,
+    header_size,
     long_side_shape,
     megapixels,
     not_a_file_reason,
@@ -44,7 +45,6 @@ from .data.io import (
     to_bytes,
     to_pil,
     unopened,
-    upright_size,
     walk_files,
 )
 from .errors import CycleGANError, counted, escape
@@ -183,9 +183,6 @@ def refuse_named_clips(stills: Stills, items: Sequence[str], flag: str) -> None:
         )
 
 
-EXIF_IN_HEADER = ("JPEG", "MPO", "TIFF", "WEBP")  # formats whose EXIF Pillow reads with the header
-
-
 def _batches(
     files: list[Path],
     *,
@@ -210,9 +207,7 @@ def _batches(
     def shape_of(p: Path) -> tuple[int, int]:
         try:
             with open_image(p) as im:  # the header only; a huge one is read_image's to report, in one line
-                # EXIF rotation swaps the sides. Only where the header holds the EXIF: for a PNG without an eXIf
-                # chunk before its pixels, getexif() decodes the whole image to look for one after them
-                w, h = upright_size(im) if im.format in EXIF_IN_HEADER or "exif" in im.info else im.size
+                w, h = header_size(im)  # EXIF rotation swaps the sides
                 return (h, w)
         except Exception:
             return (0, 0)  # read_image will report it properly

@@ -452,18 +452,46 @@ def read_image(
     transparency back (`stylize`).
     """
     path = Path(path)
+    with _read_refusals(path, max_pixels, cap_option), open_image(path, max_pixels) as im:
+        check_pixels(path, im.size, max_pixels, cap_option=cap_option)
+        im.load()
+        im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
+        im = to_srgb(im)  # after turning: its copy keeps no EXIF
+        # the file's object still said "animated" (a multi-page TIFF, an APNG): `translate` named it a clip, a
+        # second line worded for the API. Not an MPO's: its previews are no pages, and a copy of each camera JPEG
+        # at each training read cost a memcpy of its pixels per sample
+        if im.format not in PREVIEW_FORMATS and getattr(im, "is_animated", False):
+            im = im.copy()
+        return im if keep_mode else as_rgb(im)
+
+
+EXIF_IN_HEADER = ("JPEG", "MPO", "TIFF", "WEBP")  # formats whose EXIF Pillow reads with the header
+
+
+def header_size(im: Image.Image) -> tuple[int, int]:
+    """(W, H) of an opened, undecoded image as `read_image` returns it, upright (`upright_size`) where the header
+    holds the EXIF: for a PNG without an eXIf chunk before its pixels, getexif() decodes the whole image to look for
+    one after them."""
+    return upright_size(im) if im.format in EXIF_IN_HEADER or "exif" in im.info else im.size
+
+
+def image_size(
+    path: str | Path, *, max_pixels: int = MAX_PIXELS, cap_option: str | None = CAP_OPTION
+) -> tuple[int, int]:
+    """(W, H) of an image file from its header alone (`header_size`), refused in `read_image`'s words where
+    `read_image` would refuse it from its header (missing, no image, over `max_pixels`): a caller checks every file
+    before working on the first (`inference.translate` of a list)."""
+    path = Path(path)
+    with _read_refusals(path, max_pixels, cap_option), open_image(path, max_pixels) as im:
+        check_pixels(path, im.size, max_pixels, cap_option=cap_option)
+        return header_size(im)
+
+
+@contextlib.contextmanager
+def _read_refusals(path: Path, max_pixels: int, cap_option: str | None) -> Iterator[None]:
+    """An error reading `path` as one line naming it (`read_image`'s and `image_size`'s)."""
     try:
-        with open_image(path, max_pixels) as im:
-            check_pixels(path, im.size, max_pixels, cap_option=cap_option)
-            im.load()
-            im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
-            im = to_srgb(im)  # after turning: its copy keeps no EXIF
-            # the file's object still said "animated" (a multi-page TIFF, an APNG): `translate` named it a clip, a
-            # second line worded for the API. Not an MPO's: its previews are no pages, and a copy of each camera JPEG
-            # at each training read cost a memcpy of its pixels per sample
-            if im.format not in PREVIEW_FORMATS and getattr(im, "is_animated", False):
-                im = im.copy()
-            return im if keep_mode else as_rgb(im)
+        yield
     except FileNotFoundError:
         raise CycleGANError(image_not_found(path)) from None
     except MemoryError:
