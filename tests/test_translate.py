@@ -621,6 +621,20 @@ def test_lossy_outputs_are_written_at_a_photo_tools_quality(tiny, tmp_path, ext,
         )
 
 
+def test_a_tif_output_is_compressed_losslessly_and_reads_back_as_the_png(tiny, tmp_path):
+    """`--ext tif` wrote Pillow's default, an uncompressed TIFF (3 bytes a pixel, several times the PNG of the same
+    pixels); now deflate-compressed, lossless: it reads back equal to the PNG translation."""
+    a = np.zeros((48, 64, 3), np.uint8)
+    a[:, 32:] = (200, 30, 30)
+    Image.fromarray(a).save(tmp_path / "photo.png")
+    assert translate_cli(tiny, tmp_path / "png", tmp_path / "photo.png") == 0
+    assert translate_cli(tiny, tmp_path / "tif", tmp_path / "photo.png", extra=["--ext", "tif"]) == 0
+    written = tmp_path / "tif" / "photo.tif"
+    with Image.open(written) as tif, Image.open(tmp_path / "png" / "photo.png") as png:
+        assert tif.info["compression"] == "tiff_adobe_deflate"  # Pillow's name for deflate as it reads it back
+        assert np.array_equal(np.asarray(tif), np.asarray(png))
+
+
 def test_inputs_that_name_nothing_are_refused_before_the_output_folder_is_made(tiny, tmp_path, capsys):
     """Before: `--out OUT` with only a missing input made OUT (empty), then named the input (exit 1)."""
     (tmp_path / "empty").mkdir()

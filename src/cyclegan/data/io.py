@@ -660,18 +660,22 @@ def to_pil(x: torch.Tensor) -> Image.Image:
 # The lossy formats at the quality a photo tool writes, not Pillow's defaults: JPEG at 75 with its colour halved each
 # way (4:2:0) lost fine detail and colour edges a translation drew; WebP's default is 80.
 LOSSY_SETTINGS: dict[str, dict[str, int]] = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95}}
+# TIFF losslessly compressed (deflate, as a photo tool writes it): Pillow's default is uncompressed, 3 bytes a pixel, a
+# --ext tif folder several times a PNG one's size for the same pixels.
+LOSSLESS_SETTINGS: dict[str, dict[str, str]] = {"TIFF": {"compression": "tiff_deflate"}}
 
 
 def save_image(im: Image.Image, path: str | Path, *, replace: bool = True) -> Path:
     """Write `im` to `path` in the format its suffix names (.png, .jpg, .webp, .tif...; JPEG and WebP at
-    `LOSSY_SETTINGS`) through `files.write_atomic`: whole or not at all, replacing a symbolic link at `path` rather
-    than writing through it; `replace` False: FileExistsError if another writer created `path` meanwhile, which is
-    left alone. Every command's images (translate, compare, stylize, evaluate) and the web page's are written here."""
+    `LOSSY_SETTINGS`, TIFF deflated: `LOSSLESS_SETTINGS`) through `files.write_atomic`: whole or not at all,
+    replacing a symbolic link at `path` rather than writing through it; `replace` False: FileExistsError if another
+    writer created `path` meanwhile, which is left alone. Every command's images (translate, compare, stylize,
+    evaluate) and the web page's are written here."""
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise CycleGANError(f"cannot write {path}: no image format is known for '{path.suffix}'")
-    settings = LOSSY_SETTINGS.get(fmt, {})
+    settings = {**LOSSY_SETTINGS, **LOSSLESS_SETTINGS}.get(fmt, {})
     return write_atomic(path, lambda tmp: im.save(tmp, format=fmt, **settings), replace=replace)
 
 
