@@ -902,6 +902,21 @@ def test_a_size_under_the_generators_smallest_side_is_refused_and_a_thin_result_
     assert "warning" not in capsys.readouterr().err and Image.open(out / "wide.png").size == (41, 8)
 
 
+def test_an_image_already_thinner_than_the_generator_takes_is_named_as_one_size_made_thin(tiny, tmp_path, capsys):
+    """The warning for an image thinner than the generator's smallest side (padded to it, little of it left) fired
+    only where --size made it thin: a 40x1 strip, as badly off, was translated without a word, with or without
+    --size. Now named in one line; one 8 px or more is not."""
+    strip, square = tmp_path / "strip.png", tmp_path / "square.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (1, 40, 3), np.uint8)).save(strip)
+    Image.new("RGB", (8, 8), (20, 90, 30)).save(square)
+    said = f"warning: {strip} is 40x1 px, under the 8 px the generator takes (padded, little of it left)\n"
+    for extra, written in (([], (40, 1)), (["--size", "40"], (40, 1)), (["--size", "80"], (80, 2))):
+        out = tmp_path / f"out{len(tuple(tmp_path.glob('out*')))}"
+        assert translate_cli(tiny, out, strip, square, extra=extra) == 0
+        assert capsys.readouterr().err == said
+        assert Image.open(out / "strip.png").size == written
+
+
 def test_an_animated_png_or_multi_page_tiff_says_its_other_frames_are_left_out(tiny, tmp_path, capsys):
     """Before: an animated PNG and a 3-page TIFF were written as their first frame alone, exit 0, without a word."""
     rng = np.random.default_rng(0)

@@ -223,18 +223,16 @@ def _batches(
             on_white.append(p)
         im = as_rgb(im)
         frames[p] = still_frames(p)  # the pages left out: said in one line after the images (`frames_left_out_of`)
+        h, w = long_side_shape(im.height, im.width, size) if size else (im.height, im.width)
+        if size and h * w > max_pixels:  # an upscale is a decode too: held to the same cap, before it is made
+            errors.append(
+                f"cannot translate {p} at --size {size}: {w}x{h} pixels ({megapixels(w * h)}) would be over the "
+                f"cap of {max_pixels} pixels (--max-pixels); give a smaller --size"
+            )
+            continue
+        if warning := thin_warning(p, (im.height, im.width), (h, w), least, size=size):
+            print_warning(warning)
         if size:
-            h, w = long_side_shape(im.height, im.width, size)
-            if h * w > max_pixels:  # an upscale is a decode too: held to the same cap, before it is made
-                errors.append(
-                    f"cannot translate {p} at --size {size}: {w}x{h} pixels ({megapixels(w * h)}) would be over the "
-                    f"cap of {max_pixels} pixels (--max-pixels); give a smaller --size"
-                )
-                continue
-            if min(h, w) < min(least, im.height, im.width):  # --size, not the image, made it this thin
-                need = size_keeping(im.height, im.width, least)
-                msg = f"warning: {p} at --size {size} is {w}x{h} px, under the {least} px the generator takes"
-                print_warning(f"{msg} (padded, little of it left); --size {need} keeps its short side")
             im = resize_long_side(im, size)
         x = to_bytes(im)  # uint8: a large image is never held in float whole (inference.translate_batch)
         del im
@@ -245,6 +243,23 @@ def _batches(
         batch.append((p, x))
     if batch:
         yield batch
+
+
+def thin_warning(
+    name: object, shape: tuple[int, int], resized: tuple[int, int], least: int, *, size: int | None
+) -> str | None:
+    """A warning naming an image the generator gets thinner than `least` px, its smallest side: padded to it, little
+    of the image is left in what it translates. Where --size made it so thin, the --size that keeps its short side;
+    an image already that thin (a 40x1 strip) was translated as badly without a word. `shape`: its (H, W);
+    `resized`: at --size."""
+    (h, w), (rh, rw) = shape, resized
+    if min(rh, rw) >= least:
+        return None
+    said = f"under the {least} px the generator takes (padded, little of it left)"
+    if size and min(rh, rw) < min(h, w):  # --size, not the image, made it this thin
+        need = size_keeping(h, w, least)
+        return f"warning: {name} at --size {size} is {rw}x{rh} px, {said}; --size {need} keeps its short side"
+    return f"warning: {name} is {w}x{h} px, {said}"
 
 
 def output_names(
