@@ -62,12 +62,9 @@ def checkpoint_not_found(path: object) -> str:
 def check_checkpoints_there(checkpoints: tuple[str, ...]) -> None:
     """Refuse a checkpoint argument that names nothing there (a path, not `pretrained:NAME`), torch-free: `translate
     --checkpoint MISSING` waited 5-15 s for torch's import to be told so (`checkpoint.run_checkpoint` says it to a
-    Python caller). A leading `~` is the home folder, as the loader reads it (`files.home_expanded`): a quoted
-    `--checkpoint '~/g.pt'` was "not found" here though the loader would read $HOME/g.pt."""
-    from .files import home_expanded  # torch-free
-
+    Python caller)."""
     for path in checkpoints:
-        if not str(path).startswith(PRETRAINED_PREFIX) and not os.path.lexists(home_expanded(path)):
+        if not str(path).startswith(PRETRAINED_PREFIX) and not os.path.lexists(path):
             raise CycleGANError(checkpoint_not_found(path))
 
 
