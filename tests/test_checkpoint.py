@@ -376,3 +376,33 @@ def test_a_tilde_with_no_home_folder_known_is_refused_in_one_line_naming_the_pat
     with pytest.raises(CycleGANError, match=f"^{re.escape(said.replace('g.pt', 'x.png'))}"):
         cyclegan.translate(G, "~/x.png")
     assert cyclegan.save_generator(G, "./~/g.pt") == Path("~/g.pt")  # a folder truly named ~: as written
+
+
+def test_a_quoted_tilde_checkpoint_on_the_command_line_is_read_from_home_as_the_loader_reads_it(
+    tmp_path, monkeypatch, capsys
+):
+    """`--checkpoint '~/g.pt'` (quoted: no shell expands it) was refused by the CLI's early, torch-free check as
+    "checkpoint not found: ~/g.pt" though the loader reads $HOME/g.pt, as it does for a Python caller. Now the check
+    expands it as the loader does: the translation runs; with no home folder known, the loader's one line."""
+    import pwd
+
+    home = tmp_path / "home"
+    home.mkdir()
+    save_tiny_checkpoint(home / "g.pt")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    image = _png(tmp_path)
+    assert main(["translate", "--checkpoint", "~/g.pt", "--out", "o", str(image)]) == 0
+    assert (tmp_path / "o" / "in.png").is_file()
+
+    monkeypatch.delenv("HOME")
+
+    def no_entry(uid):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    capsys.readouterr()
+    assert main(["translate", "--checkpoint", "~/g.pt", "--out", "o2", str(image)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ~/g.pt: its ~ names no home folder here") and err.count("\n") == 1
+    assert not (tmp_path / "o2").exists()

@@ -861,6 +861,29 @@ def test_stylize_takes_a_style_folder_as_compare_does(tmp_path, capsys):
     assert out == ""  # the count is said once the checks pass: it was printed, then the command refused
 
 
+def test_stylize_refuses_a_clip_named_as_a_style_as_compare_does_before_any_work(tmp_path, capsys, monkeypatch):
+    """`stylize --style a.png clip.mp4` warned "a video clip, not an image (left out)" and stylised with a.png alone,
+    while `compare` refuses a clip named as a style: now the same one line, before any work (no stylisation, no
+    --out); a folder's clip is still left out and named (above)."""
+    from cyclegan.cli import main
+    from cyclegan.style import gatys
+
+    content = _image(tmp_path / "c.png", 16, 16, seed=1)
+    style = _image(tmp_path / "s.png", 16, 16, seed=2)
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"never decoded")
+    monkeypatch.setattr(gatys, "stylize", lambda *a, **k: pytest.fail("stylised before the refusal"))
+    args = ["stylize", "--content", str(content), *"--size 16 --steps 1 --backbone lite0 --no-progress".split()]
+    out = tmp_path / "out" / "o.png"
+    assert main([*args, "--style", str(style), str(clip), "--out", str(out)]) == 2
+    said = (
+        f"error: option '--style': {clip} is a video clip, not an image: give a still image (a frame of it saved as "
+        "a PNG) or a folder of images\n"
+    )
+    assert capsys.readouterr() == ("", said)
+    assert not out.parent.exists()
+
+
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_ctrl_c_in_stylize_writes_the_best_image_so_far_and_exits_130(tmp_path, capsys, monkeypatch, optimizer):
     """`cyclegan stylize` stopped with Ctrl-C after minutes of optimisation wrote nothing (a hostile probe); now

@@ -621,6 +621,20 @@ def test_lossy_outputs_are_written_at_a_photo_tools_quality(tiny, tmp_path, ext,
         )
 
 
+def test_a_tif_output_is_compressed_losslessly_and_reads_back_as_the_png(tiny, tmp_path):
+    """`--ext tif` wrote Pillow's default, an uncompressed TIFF (3 bytes a pixel, several times the PNG of the same
+    pixels); now deflate-compressed, lossless: it reads back equal to the PNG translation."""
+    a = np.zeros((48, 64, 3), np.uint8)
+    a[:, 32:] = (200, 30, 30)
+    Image.fromarray(a).save(tmp_path / "photo.png")
+    assert translate_cli(tiny, tmp_path / "png", tmp_path / "photo.png") == 0
+    assert translate_cli(tiny, tmp_path / "tif", tmp_path / "photo.png", extra=["--ext", "tif"]) == 0
+    written = tmp_path / "tif" / "photo.tif"
+    with Image.open(written) as tif, Image.open(tmp_path / "png" / "photo.png") as png:
+        assert tif.info["compression"] == "tiff_adobe_deflate"  # Pillow's name for deflate as it reads it back
+        assert np.array_equal(np.asarray(tif), np.asarray(png))
+
+
 def test_inputs_that_name_nothing_are_refused_before_the_output_folder_is_made(tiny, tmp_path, capsys):
     """Before: `--out OUT` with only a missing input made OUT (empty), then named the input (exit 1)."""
     (tmp_path / "empty").mkdir()
@@ -886,6 +900,21 @@ def test_a_size_under_the_generators_smallest_side_is_refused_and_a_thin_result_
     assert "--size 41 keeps its short side" in err and Image.open(out / "wide.png").size == (16, 3)
     assert translate_cli(tiny, out, wide, extra=["--size", "41", "--overwrite"]) == 0
     assert "warning" not in capsys.readouterr().err and Image.open(out / "wide.png").size == (41, 8)
+
+
+def test_an_image_already_thinner_than_the_generator_takes_is_named_as_one_size_made_thin(tiny, tmp_path, capsys):
+    """The warning for an image thinner than the generator's smallest side (padded to it, little of it left) fired
+    only where --size made it thin: a 40x1 strip, as badly off, was translated without a word, with or without
+    --size. Now named in one line; one 8 px or more is not."""
+    strip, square = tmp_path / "strip.png", tmp_path / "square.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (1, 40, 3), np.uint8)).save(strip)
+    Image.new("RGB", (8, 8), (20, 90, 30)).save(square)
+    said = f"warning: {strip} is 40x1 px, under the 8 px the generator takes (padded, little of it left)\n"
+    for extra, written in (([], (40, 1)), (["--size", "40"], (40, 1)), (["--size", "80"], (80, 2))):
+        out = tmp_path / f"out{len(tuple(tmp_path.glob('out*')))}"
+        assert translate_cli(tiny, out, strip, square, extra=extra) == 0
+        assert capsys.readouterr().err == said
+        assert Image.open(out / "strip.png").size == written
 
 
 def test_an_animated_png_or_multi_page_tiff_says_its_other_frames_are_left_out(tiny, tmp_path, capsys):
@@ -1288,6 +1317,36 @@ def test_a_pil_image_over_max_pixels_is_refused_before_it_is_decoded_as_its_path
     ):
         translate(G, [Image.new("RGB", (8, 8)), Image.open(tmp_path / "a.png")], max_pixels=1000)
     assert translate(G, Image.open(tmp_path / "a.png"), max_pixels=1200).size == (40, 30)
+
+
+@pytest.mark.parametrize(
+    "last, keywords, said",
+    [
+        ("big.png", {"max_pixels": 1000}, r"^cannot read image .*big\.png: it declares 40x30 pixels"),
+        ("big", {"max_pixels": 1000}, r"^images\[1\]: the PIL image is 40x30 pixels .*, over max_pixels 1000"),
+        ("big", {"size": 200, "max_pixels": 25_000}, r"^size 200 would make images\[1\] 200x150 pixels .* over max_p"),
+        ("missing.png", {}, r"^image not found: .*missing\.png"),
+        ("clip.mp4", {}, r"clip\.mp4 is a video clip, not an image: translate it with cyclegan\.translate_video"),
+    ],
+)
+def test_a_list_is_checked_whole_before_any_image_is_translated(tiny, tmp_path, last, keywords, said):
+    """translate(G, [small, big]) translated `small`, then refused `big` (over max_pixels, or at `size`), and the
+    work on `small` was lost with the refusal. Now every input's kind and size is checked from its header first:
+    the refusal comes before the generator runs once."""
+    G = load_generator(tiny, "AtoB")
+    Image.new("RGB", (40, 30), "red").save(tmp_path / "big.png")
+    (tmp_path / "clip.mp4").write_bytes(b"never decoded")
+    inputs = {"big": Image.new("RGB", (40, 30))}
+    calls = []
+    hook = G.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        with pytest.raises(CycleGANError, match=said):
+            translate(G, [Image.new("RGB", (16, 8)), inputs.get(last, tmp_path / last)], **keywords)
+        assert calls == []
+        translate(G, [Image.new("RGB", (16, 8))], **keywords)  # the hook sees a translation
+        assert calls
+    finally:
+        hook.remove()
 
 
 def test_a_closed_or_truncated_pil_image_is_refused_in_one_line_naming_its_file(tiny, tmp_path):

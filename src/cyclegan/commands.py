@@ -65,11 +65,14 @@ def command_line(name: str, opts: Any, *, skip: tuple[str, ...] = ()) -> str:
 
 def _checkpoints_there(checkpoints: tuple[str, ...]) -> None:
     """Refuse, before torch's import, a checkpoint argument that names no file or folder
-    (`shared_options.check_checkpoints_there`) or an unknown published model (`zoo.check_spec`)."""
+    (`shared_options.check_checkpoints_there`) or an unknown published model (`zoo.check_spec`). A leading `~` is
+    the home folder, as the loader reads it (`files.home_expanded`, its one line where none is known): a quoted
+    `--checkpoint '~/g.pt'` was "not found" here though the loader would read $HOME/g.pt."""
     from . import zoo  # torch-free
+    from .files import home_expanded
     from .shared_options import check_checkpoints_there
 
-    check_checkpoints_there(checkpoints)
+    check_checkpoints_there(tuple(c if zoo.is_spec(c) else home_expanded(c) for c in checkpoints))
     for spec in filter(zoo.is_spec, checkpoints):
         zoo.check_spec(spec)
 

@@ -91,7 +91,7 @@ from .style import (
 )
 from .style.backbones import DEFAULTS, Lite0Backbone
 from .style.gatys import too_thin
-from .translation import expand_inputs, still_images, unread_warnings
+from .translation import expand_inputs, refuse_named_clips, still_images, unread_warnings
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
 
@@ -119,13 +119,9 @@ def gather_inputs(opts: CompareOptions) -> Inputs:
     # image it was drawn for ("not a JPEG, PNG, ..."). Left out and named.
     content = still_images(opts.content, "--content", "compare")
     style = still_images(opts.style, "--style", "compare")
-    # a clip named as a reference was asked for by name: not left out of the pool as a folder's is (a skipped "image",
-    # exit 1, after minutes of Gatys); a frame of it is the user's to choose
-    if named := [clip for clip in style.clips if clip in map(Path, opts.style)]:
-        raise CycleGANError(
-            f"option '--style': {named[0]} is a video clip, not an image: give a still image (a frame of it saved as "
-            "a PNG) or a folder of images"
-        )
+    # a clip named as a reference: not left out of the pool as a folder's is (a skipped "image", exit 1, after minutes
+    # of Gatys)
+    refuse_named_clips(style, opts.style, "--style")
     clips = list(dict.fromkeys([*content.clips, *style.clips]))
     folders = [Path(s) for s in opts.style if Path(s).is_dir()]
     target = Path(opts.target) if opts.target else (folders[0] if folders else None)

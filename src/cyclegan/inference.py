@@ -27,6 +27,8 @@ from .data.io import (
     as_rgb,
     frame_count,
     frames_of,
+    header_size,
+    image_size,
     long_side_shape,
     megapixels,
     read_image,
@@ -245,25 +247,17 @@ def translate(
         raise CycleGANError(
             f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}{_hint(images)}"
         )
+    for i, im in enumerate(images):  # each one's kind and size before any is translated: that work was lost
+        _check_input(i, im, size=size, max_pixels=max_pixels)
     results = []
     for i, im in enumerate(images):
         im = read_still(im, max_pixels=max_pixels) if isinstance(im, (str, os.PathLike)) else im
-        if not isinstance(im, Image.Image):
-            stack = "; tensors of one size: give torch.stack(images)" if isinstance(im, torch.Tensor) else _hint(im)
-            raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}{stack}")
-        if im.width * im.height > max_pixels:  # Image.open is lazy: decoded here, what a path's file is refused
-            raise CycleGANError(
-                f"images[{i}]: the PIL image is {im.width}x{im.height} pixels ({megapixels(im.width * im.height)}), "
-                f"over max_pixels {max_pixels}; give a larger max_pixels to translate it"
-            )
         decode(im, f"images[{i}]")
         # asked first: as_read's copy (turned, converted) has none. A clip (GIF, WebP) is translate_video's; a TIFF's
         # pages or an APNG's frames it does not take (they were named a clip); an MPO's previews are no part of it
         animated, clip = getattr(im, "is_animated", False), im.format in ("GIF", "WEBP")
         frames = pages_of(im) if animated and not clip else 0
         im = as_read(im)  # a PIL image the caller opened: upright and in sRGB, as a file is read (no copy if it is)
-        if 0 in im.size:
-            raise CycleGANError(f"images[{i}]: an image of {im.width}x{im.height} pixels has nothing to translate")
         if animated and frames != 1:  # an opened GIF, WebP or PNG animation, a multi-page TIFF: one frame, said
             msg = f"warning: images[{i}] is animated: only its current frame is translated (a clip: translate_video)"
             if not clip:
@@ -272,15 +266,36 @@ def translate(
             print_warning(msg)
         im = as_rgb(im)  # not convert("RGB"): it clips 16-bit greyscale to white, keeps a colour key's pixels
         if size:
-            h, w = long_side_shape(im.height, im.width, size)
-            if h * w > max_pixels:  # an upscale is a decode too: size=10**6 allocated until the process died
-                raise CycleGANError(
-                    f"size {size} would make images[{i}] {w}x{h} pixels ({megapixels(w * h)}), over max_pixels "
-                    f"{max_pixels}; give a smaller size"
-                )
             im = resize_long_side(im, size)
         results.append(to_pil(translate_batch(net, to_tensor(im).unsqueeze(0), tiling=tiling)[0]))
     return results[0] if single else results
+
+
+def _check_input(i: int, im: object, *, size: int | None, max_pixels: int) -> None:
+    """Refuse `translate`'s images[i] from its header alone, before any image is translated (as `cyclegan
+    translate` plans its outputs first): one of no image kind, a clip, or one over `max_pixels` as it is or at
+    `size`. A list's last such input was refused after the others were translated, and their work lost."""
+    if isinstance(im, (str, os.PathLike)):
+        w, h = image_size(still_path(im), max_pixels=max_pixels)
+    elif isinstance(im, Image.Image):
+        if im.width * im.height > max_pixels:  # Image.open is lazy: decoded later, what a path's file is refused
+            raise CycleGANError(
+                f"images[{i}]: the PIL image is {im.width}x{im.height} pixels ({megapixels(im.width * im.height)}), "
+                f"over max_pixels {max_pixels}; give a larger max_pixels to translate it"
+            )
+        w, h = header_size(im)  # as `as_read` turns it upright
+    else:
+        stack = "; tensors of one size: give torch.stack(images)" if isinstance(im, torch.Tensor) else _hint(im)
+        raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}{stack}")
+    if 0 in (w, h):
+        raise CycleGANError(f"images[{i}]: an image of {w}x{h} pixels has nothing to translate")
+    if size:
+        h, w = long_side_shape(h, w, size)
+        if h * w > max_pixels:  # an upscale is a decode too: size=10**6 allocated until the process died
+            raise CycleGANError(
+                f"size {size} would make images[{i}] {w}x{h} pixels ({megapixels(w * h)}), over max_pixels "
+                f"{max_pixels}; give a smaller size"
+            )
 
 
 def pages_of(im: Image.Image) -> int:
@@ -323,6 +338,15 @@ def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     (`cyclegan translate` reads it as a clip, so its first frame alone was not what the command does) or a
     video file (it was "not a JPEG, PNG, ... image"). The frames of an animated PNG or a multi-page TIFF left
     out are named in a warning, as `cyclegan translate` names them (the first was taken without a word)."""
+    path = still_path(path)
+    image = read_image(path, max_pixels=max_pixels)
+    if warning := frames_left_out(Path(path)):
+        print_warning(warning)
+    return image
+
+
+def still_path(path: str | os.PathLike[str]) -> str:
+    """`path` with its `~` expanded, refused in one line naming `translate_video` where it is a clip (`read_still`)."""
     clip = "cyclegan.translate_video(G, src, dst)"
     path = home_expanded(path)  # a Python caller's "~/horse.jpg" (no shell expands it) was "not found"
     if Path(path).suffix.lower() in (*VIDEO_FORMATS, *OTHER_VIDEO) and Path(path).is_file():  # .avi: "not a JPEG"
@@ -330,10 +354,7 @@ def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     if Path(path).suffix.lower() in ANIMATED_IMAGES:
         if (frames := frame_count(path)) > 1:
             raise CycleGANError(f"{path} is an animated image of {frames} frames, a clip: translate it with {clip}")
-    image = read_image(path, max_pixels=max_pixels)
-    if warning := frames_left_out(Path(path)):
-        print_warning(warning)
-    return image
+    return path
 
 
 def frames_left_out(path: Path) -> str | None:

@@ -162,8 +162,8 @@ class TranslateOptions(Options):
     batch_size: int = opt(4, "images of equal size, or a clip's frames, per batch", gt=0)
     ext: Literal["png", "jpg", "webp", "tif"] = opt(
         "png",
-        "output format of images: jpg and webp at quality 95, jpg's colour at full resolution (a clip keeps its own "
-        "kind)",
+        "output format of images: jpg and webp at quality 95, jpg's colour at full resolution, tif deflated "
+        "(lossless) (a clip keeps its own kind)",
     )
     overwrite: bool = overwrite_option()
     skip_existing: bool = opt(

@@ -32,6 +32,7 @@ from .data.io import (
     as_rgb,
     find_images,
     glob_files,
+    header_size,
     long_side_shape,
     megapixels,
     not_a_file_reason,
@@ -44,7 +45,6 @@ from .data.io import (
     to_bytes,
     to_pil,
     unopened,
-    upright_size,
     walk_files,
 )
 from .errors import CycleGANError, counted, escape
@@ -172,7 +172,15 @@ def still_images(items: Sequence[str], flag: str, command: str) -> Stills:
     return Stills(files, found.folders, clips, unread_warnings(found, f"images {command} reads"))
 
 
-EXIF_IN_HEADER = ("JPEG", "MPO", "TIFF", "WEBP")  # formats whose EXIF Pillow reads with the header
+def refuse_named_clips(stills: Stills, items: Sequence[str], flag: str) -> None:
+    """Refuse a clip `items` name by itself (not a folder's or a glob's, left out and named): it was asked for by
+    name, and leaving it out skipped what it was given for (a style reference, after minutes of work); a frame of
+    it is the user's to choose. `compare` and `stylize` refuse it the same way, before any work."""
+    if named := [clip for clip in stills.clips if clip in map(Path, items)]:
+        raise CycleGANError(
+            f"option '{flag}': {named[0]} is a video clip, not an image: give a still image (a frame of it saved as "
+            "a PNG) or a folder of images"
+        )
 
 
 def _batches(
@@ -199,9 +207,7 @@ def _batches(
     def shape_of(p: Path) -> tuple[int, int]:
         try:
             with open_image(p) as im:  # the header only; a huge one is read_image's to report, in one line
-                # EXIF rotation swaps the sides. Only where the header holds the EXIF: for a PNG without an eXIf
-                # chunk before its pixels, getexif() decodes the whole image to look for one after them
-                w, h = upright_size(im) if im.format in EXIF_IN_HEADER or "exif" in im.info else im.size
+                w, h = header_size(im)  # EXIF rotation swaps the sides
                 return (h, w)
         except Exception:
             return (0, 0)  # read_image will report it properly
@@ -217,18 +223,16 @@ def _batches(
             on_white.append(p)
         im = as_rgb(im)
         frames[p] = still_frames(p)  # the pages left out: said in one line after the images (`frames_left_out_of`)
+        h, w = long_side_shape(im.height, im.width, size) if size else (im.height, im.width)
+        if size and h * w > max_pixels:  # an upscale is a decode too: held to the same cap, before it is made
+            errors.append(
+                f"cannot translate {p} at --size {size}: {w}x{h} pixels ({megapixels(w * h)}) would be over the "
+                f"cap of {max_pixels} pixels (--max-pixels); give a smaller --size"
+            )
+            continue
+        if warning := thin_warning(p, (im.height, im.width), (h, w), least, size=size):
+            print_warning(warning)
         if size:
-            h, w = long_side_shape(im.height, im.width, size)
-            if h * w > max_pixels:  # an upscale is a decode too: held to the same cap, before it is made
-                errors.append(
-                    f"cannot translate {p} at --size {size}: {w}x{h} pixels ({megapixels(w * h)}) would be over the "
-                    f"cap of {max_pixels} pixels (--max-pixels); give a smaller --size"
-                )
-                continue
-            if min(h, w) < min(least, im.height, im.width):  # --size, not the image, made it this thin
-                need = size_keeping(im.height, im.width, least)
-                msg = f"warning: {p} at --size {size} is {w}x{h} px, under the {least} px the generator takes"
-                print_warning(f"{msg} (padded, little of it left); --size {need} keeps its short side")
             im = resize_long_side(im, size)
         x = to_bytes(im)  # uint8: a large image is never held in float whole (inference.translate_batch)
         del im
@@ -239,6 +243,23 @@ def _batches(
         batch.append((p, x))
     if batch:
         yield batch
+
+
+def thin_warning(
+    name: object, shape: tuple[int, int], resized: tuple[int, int], least: int, *, size: int | None
+) -> str | None:
+    """A warning naming an image the generator gets thinner than `least` px, its smallest side: padded to it, little
+    of the image is left in what it translates. Where --size made it so thin, the --size that keeps its short side;
+    an image already that thin (a 40x1 strip) was translated as badly without a word. `shape`: its (H, W);
+    `resized`: at --size."""
+    (h, w), (rh, rw) = shape, resized
+    if min(rh, rw) >= least:
+        return None
+    said = f"under the {least} px the generator takes (padded, little of it left)"
+    if size and min(rh, rw) < min(h, w):  # --size, not the image, made it this thin
+        need = size_keeping(h, w, least)
+        return f"warning: {name} at --size {size} is {rw}x{rh} px, {said}; --size {need} keeps its short side"
+    return f"warning: {name} is {w}x{h} px, {said}"
 
 
 def output_names(

@@ -452,18 +452,46 @@ def read_image(
     transparency back (`stylize`).
     """
     path = Path(path)
+    with _read_refusals(path, max_pixels, cap_option), open_image(path, max_pixels) as im:
+        check_pixels(path, im.size, max_pixels, cap_option=cap_option)
+        im.load()
+        im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
+        im = to_srgb(im)  # after turning: its copy keeps no EXIF
+        # the file's object still said "animated" (a multi-page TIFF, an APNG): `translate` named it a clip, a
+        # second line worded for the API. Not an MPO's: its previews are no pages, and a copy of each camera JPEG
+        # at each training read cost a memcpy of its pixels per sample
+        if im.format not in PREVIEW_FORMATS and getattr(im, "is_animated", False):
+            im = im.copy()
+        return im if keep_mode else as_rgb(im)
+
+
+EXIF_IN_HEADER = ("JPEG", "MPO", "TIFF", "WEBP")  # formats whose EXIF Pillow reads with the header
+
+
+def header_size(im: Image.Image) -> tuple[int, int]:
+    """(W, H) of an opened, undecoded image as `read_image` returns it, upright (`upright_size`) where the header
+    holds the EXIF: for a PNG without an eXIf chunk before its pixels, getexif() decodes the whole image to look for
+    one after them."""
+    return upright_size(im) if im.format in EXIF_IN_HEADER or "exif" in im.info else im.size
+
+
+def image_size(
+    path: str | Path, *, max_pixels: int = MAX_PIXELS, cap_option: str | None = CAP_OPTION
+) -> tuple[int, int]:
+    """(W, H) of an image file from its header alone (`header_size`), refused in `read_image`'s words where
+    `read_image` would refuse it from its header (missing, no image, over `max_pixels`): a caller checks every file
+    before working on the first (`inference.translate` of a list)."""
+    path = Path(path)
+    with _read_refusals(path, max_pixels, cap_option), open_image(path, max_pixels) as im:
+        check_pixels(path, im.size, max_pixels, cap_option=cap_option)
+        return header_size(im)
+
+
+@contextlib.contextmanager
+def _read_refusals(path: Path, max_pixels: int, cap_option: str | None) -> Iterator[None]:
+    """An error reading `path` as one line naming it (`read_image`'s and `image_size`'s)."""
     try:
-        with open_image(path, max_pixels) as im:
-            check_pixels(path, im.size, max_pixels, cap_option=cap_option)
-            im.load()
-            im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
-            im = to_srgb(im)  # after turning: its copy keeps no EXIF
-            # the file's object still said "animated" (a multi-page TIFF, an APNG): `translate` named it a clip, a
-            # second line worded for the API. Not an MPO's: its previews are no pages, and a copy of each camera JPEG
-            # at each training read cost a memcpy of its pixels per sample
-            if im.format not in PREVIEW_FORMATS and getattr(im, "is_animated", False):
-                im = im.copy()
-            return im if keep_mode else as_rgb(im)
+        yield
     except FileNotFoundError:
         raise CycleGANError(image_not_found(path)) from None
     except MemoryError:
@@ -632,18 +660,22 @@ def to_pil(x: torch.Tensor) -> Image.Image:
 # The lossy formats at the quality a photo tool writes, not Pillow's defaults: JPEG at 75 with its colour halved each
 # way (4:2:0) lost fine detail and colour edges a translation drew; WebP's default is 80.
 LOSSY_SETTINGS: dict[str, dict[str, int]] = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95}}
+# TIFF losslessly compressed (deflate, as a photo tool writes it): Pillow's default is uncompressed, 3 bytes a pixel, a
+# --ext tif folder several times a PNG one's size for the same pixels.
+LOSSLESS_SETTINGS: dict[str, dict[str, str]] = {"TIFF": {"compression": "tiff_deflate"}}
 
 
 def save_image(im: Image.Image, path: str | Path, *, replace: bool = True) -> Path:
     """Write `im` to `path` in the format its suffix names (.png, .jpg, .webp, .tif...; JPEG and WebP at
-    `LOSSY_SETTINGS`) through `files.write_atomic`: whole or not at all, replacing a symbolic link at `path` rather
-    than writing through it; `replace` False: FileExistsError if another writer created `path` meanwhile, which is
-    left alone. Every command's images (translate, compare, stylize, evaluate) and the web page's are written here."""
+    `LOSSY_SETTINGS`, TIFF deflated: `LOSSLESS_SETTINGS`) through `files.write_atomic`: whole or not at all,
+    replacing a symbolic link at `path` rather than writing through it; `replace` False: FileExistsError if another
+    writer created `path` meanwhile, which is left alone. Every command's images (translate, compare, stylize,
+    evaluate) and the web page's are written here."""
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise CycleGANError(f"cannot write {path}: no image format is known for '{path.suffix}'")
-    settings = LOSSY_SETTINGS.get(fmt, {})
+    settings = {**LOSSY_SETTINGS, **LOSSLESS_SETTINGS}.get(fmt, {})
     return write_atomic(path, lambda tmp: im.save(tmp, format=fmt, **settings), replace=replace)
 
 

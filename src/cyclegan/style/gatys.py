@@ -45,7 +45,7 @@ from ..execution import available_memory, resolve_device
 from ..files import check_outputs, claim_file, removed_on_failure, written_through_a_stop
 from ..inference import decode
 from ..progress import Lines, print_out, print_warning, progress_bar
-from ..translation import still_images
+from ..translation import refuse_named_clips, still_images
 from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 from .options import SIZE_MOST, GatysOptions, Init, StylizeOptions
@@ -692,6 +692,7 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
 
     # --style DIR was refused ("not a regular file (a folder)") while compare takes folders: the same rules here
     styles = still_images(opts.style, "--style", "stylize")
+    refuse_named_clips(styles, opts.style, "--style")  # was warned of and left out, as a folder's clip is
     # a --style-blend of another count than a folder gave was refused after "style: N images from DIR, blended by
     # --style-blend" was said, as if the work had begun; and before the --out folder is made
     _blend_weights(len(styles.files), opts.gatys.style_blend)
