@@ -1822,6 +1822,7 @@ def test_an_av1_clip_is_written_as_av1(ckpt, tmp_path, capsys):
         assert sum(1 for _ in c.decode(video=0)) == 3
 
 
+@pytest.mark.slow  # two processes of its own (torch imported in each): 8.9 s in the quick set
 @pytest.mark.skipif("libsvtav1" not in av.codecs_available, reason="this FFmpeg build has no AV1 encoder")
 def test_an_av1_clip_is_written_without_svt_av1s_banner_unless_the_user_asks_for_it(tmp_path):
     """SVT-AV1 printed an 18-line `Svt[info]` banner on stderr at each AV1 clip written. Now its log holds errors

@@ -4,7 +4,7 @@ happen, each once (those of a direction once per direction), as a one-line warni
 - the discriminator wins outright: its loss near 0 and the generator's adversarial loss flat for many steps
   (from the logged losses: no --eval-every needed);
 - the generator stays at its input: its translations change the held-out images by almost nothing;
-- collapse: its outputs of different inputs are nearly equal, or (once it has learned) differ where their inputs do not;
+- collapse: its outputs of different inputs are nearly equal, or, once they followed their inputs, differ elsewhere;
 - a tint: its translations drift to one colour cast, far from the target domain's;
 - the scores get worse for a long stretch (--stop-when-worse K stops the run then).
 - the scores are not finite (NaN or inf where the losses are not): no best.pt while it lasts.
@@ -23,7 +23,13 @@ from .. import families
 from ..config import DIFFAUG_POLICIES, option_fields
 from ..errors import shown_score
 from ..options import given_as
-from ..warning_levels import COLLAPSED, STILL, TINTED, UNFOLLOWED  # the levels the web page's Runs tab names too
+from ..warning_levels import (  # the levels the web page's Runs tab names too
+    COLLAPSED,
+    FOLLOWED,
+    STILL,
+    TINTED,
+    UNFOLLOWED,
+)
 from .scoring import BETTER, PREFIX, mean_score
 
 D_NEAR_ZERO = 0.03  # a discriminator's loss below this on average over the window (and never twice as high): it
@@ -33,8 +39,9 @@ WINDOW = 200  # steps both must hold
 REPEATS = 2  # evaluations in a row that must show "stays at its input", "collapse" or a tint
 TINT_FROM = 200  # steps before which no tint is named: a generator's first steps have not learned the target's
 # colours (a 4-step demo's grey outputs read 0.19); the synthetic world's `fast` run was at 0.02 by step 20
-FOLLOWS_FROM = 200  # steps before which a low `follows` names no collapse: a generator's first steps give blurred
-# outputs that barely follow their inputs (0.01-0.03 at steps 4-12 on the synthetic world at 32 px, 0.06 at step 80)
+FOLLOWS_FROM = 200  # steps before which `follows` counts neither way: a generator's first steps give blurred outputs
+# that barely follow their inputs (0.01-0.03 at steps 4-12 on the synthetic world at 32 px, 0.06 at step 80), and an
+# untrained one's read up to 0.13 on 4 images by chance (noise, step 100): no proof of having learned (FOLLOWED)
 LEARNING = 0.8  # a tint under this fraction of the direction's previous one shrinks: the generator is still learning
 # the target's colours (its first steps' grey outputs), not drifting away from them; it starts no count
 WORSE_EVALS = 4  # evaluations in a row without a better score before "getting worse" is considered
@@ -88,15 +95,17 @@ def _of(scores: dict[str, float], name: str) -> dict[str, float]:
     return {k.split("/")[1]: v for k, v in scores.items() if k.startswith(PREFIX) and k.endswith("/" + name)}
 
 
-def _collapsed(step: int, scores: dict[str, float]) -> dict[str, tuple[float | None, float | None]]:
-    """The directions whose outputs collapsed at `step`, with their (spread, follows): `spread` under COLLAPSED
-    (nearly one output), or from FOLLOWS_FROM `follows` under UNFOLLOWED (outputs that differ, but not where their
-    inputs do: blobs of one kind, whose sizes `spread` reads as healthy)."""
+def _collapsed(scores: dict[str, float], followed: dict[str, float]) -> dict[str, tuple[float | None, float | None]]:
+    """The directions whose outputs collapsed, with their (spread, follows): `spread` under COLLAPSED (nearly one
+    output), or `follows` under UNFOLLOWED where the direction's had reached FOLLOWED (`followed`: outputs that
+    followed their inputs and now differ, but not where their inputs do: blobs of one kind, whose sizes `spread` reads
+    as healthy). Not in a direction that never followed: a generator still learning reads as low (from step 200 too)."""
     spreads, follows = _of(scores, "spread"), _of(scores, "follows")
     return {
         d: (spreads.get(d), follows.get(d))
         for d in {**spreads, **follows}
-        if spreads.get(d, COLLAPSED) < COLLAPSED or (step >= FOLLOWS_FROM and follows.get(d, UNFOLLOWED) < UNFOLLOWED)
+        if spreads.get(d, COLLAPSED) < COLLAPSED
+        or (followed.get(d, 0.0) >= FOLLOWED and follows.get(d, UNFOLLOWED) < UNFOLLOWED)
     }
 
 
@@ -136,6 +145,7 @@ class Watch:
         # per kind, per direction showing it: evaluations in a row
         self.still: dict[str, dict[str, int]] = {"identity": {}, "collapse": {}, "tint": {}}
         self.tints: dict[str, float] = {}  # per direction, the last evaluation's tint (LEARNING)
+        self.followed: dict[str, float] = {}  # per direction, the highest `follows` from FOLLOWS_FROM (FOLLOWED)
         self.fired: list[str] = []  # kinds that warned
         self.warnings: list[str] = []
 
@@ -154,6 +164,7 @@ class Watch:
             "evaluations": self.evaluations,
             "still": {k: dict(v) for k, v in self.still.items()},
             "tints": dict(self.tints),
+            "followed": dict(self.followed),
             "fired": list(self.fired),
             "warnings": list(self.warnings),
         }
@@ -168,6 +179,7 @@ class Watch:
             k: dict(v) if isinstance(v, dict) else {} for k, v in state["still"].items()
         }
         self.tints = dict(state.get("tints", {}))  # not in older checkpoints: the next evaluation starts afresh
+        self.followed = dict(state.get("followed", {}))  # nor this: a collapse named once it follows again
         self.fired, self.warnings = list(state["fired"]), list(state["warnings"])
         if self.metric is None and state.get("best_step") is not None:  # scoring off this time (--eval-every 0):
             self.metric = state.get("metric")  # its best (what best.pt holds) stays for when scoring is back on
@@ -249,7 +261,10 @@ class Watch:
         """The scores of the evaluation at `step`: (whether it is the best so far, the warnings that fired)."""
         fired: list[str] = []
         still = {d: v for d, v in _of(scores, "change").items() if v < STILL}
-        collapsed = _collapsed(step, scores)
+        collapsed = _collapsed(scores, self.followed)
+        if step >= FOLLOWS_FROM:
+            for d, v in _of(scores, "follows").items():
+                self.followed[d] = max(v, self.followed.get(d, v))
         fired += self._repeated("identity", step, still)
         fired += self._repeated("collapse", step, collapsed)
         # a generator that returns its input, or one image, has its input's cast or that image's: named as such

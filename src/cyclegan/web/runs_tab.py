@@ -13,7 +13,13 @@ import pandas as pd  # a dependency of gradio's
 
 from ..files import write_atomic
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME
-from ..warning_levels import COLLAPSED, STILL, TINTED, UNFOLLOWED  # the watcher's (`train.watch`), without training
+from ..warning_levels import (  # the watcher's (`train.watch`), without training
+    COLLAPSED,
+    FOLLOWED,
+    STILL,
+    TINTED,
+    UNFOLLOWED,
+)
 from .engine import LIGHT_EVENTS, Engine, literal, user_errors
 from .runs import LogReader, latest_samples, loss_rows, read_config, run_summary, score_rows, shown_config
 
@@ -83,8 +89,8 @@ class RunsTab:
                 # not "0-1 scales": change reaches 2 and spread passes 1 (1.38 on the demo's runs)
                 label="scores without units: SSIM (0-1, higher is better), kid (lower), change from the input "
                 f"(under {STILL:g}: a warning), spread of the outputs (under {COLLAPSED:g}: a warning), whether they "
-                f"follow their inputs (follows, under {UNFOLLOWED:g} once trained: a warning), tint (over {TINTED:g}: "
-                "a warning)",
+                f"follow their inputs (follows, under {UNFOLLOWED:g} after reaching {FOLLOWED:g}: a warning), tint "
+                f"(over {TINTED:g}: a warning)",
                 elem_id="runs-scores",
             )
             with gr.Row():
